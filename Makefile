@@ -1,0 +1,45 @@
+# Thin wrapper over CMake: the two README commands and a few conveniences.
+#   make demo      the main job (Table 3 reproduction, quick size)
+#   make test      configure, build and run every test (float build)
+#   make test-double   the same in the double-precision build
+#   make memcheck  the test suite under valgrind
+#   make bench     build the benchmarks (run them from build/bench/)
+JOBS ?= $(shell nproc)
+BUILD ?= build
+BUILD_DOUBLE ?= build-double
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build build-double demo test test-double memcheck bench clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+	cmake --build $(BUILD) -j $(JOBS)
+
+build-double: deps
+	cmake -S . -B $(BUILD_DOUBLE) -DCMAKE_BUILD_TYPE=Release -DNDE_REAL=double $(CMAKE_FLAGS)
+	cmake --build $(BUILD_DOUBLE) -j $(JOBS)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure
+
+test-double: build-double
+	cd $(BUILD_DOUBLE) && ctest --output-on-failure
+
+demo: build
+	bash scripts/demo.sh $(BUILD)
+
+# Check's fork mode is turned off so valgrind follows each test in-process.
+memcheck: build
+	cd $(BUILD) && CK_FORK=no ctest --output-on-failure -T memcheck \
+	  --overwrite MemoryCheckCommandOptions="--leak-check=full --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=1" ; \
+	  status=$$?; bash ../scripts/memcheck-summary.sh . ; exit $$status
+
+bench: build
+
+clean:
+	rm -rf $(BUILD) $(BUILD_DOUBLE)

@@ -1,0 +1,90 @@
+/* nde/common.h: version, the network scalar type, status codes, errors and
+ * the seeded random number generator shared by every module.
+ *
+ * OWNERSHIP RULES (followed by every nde module)
+ *  1. Objects are made by nde_<module>_create(..., &out) and released by the
+ *     matching nde_<module>_free(x); every free function accepts NULL.
+ *     On failure create leaves *out == NULL and leaks nothing.
+ *  2. Pointer inputs are borrowed for the duration of the call only, unless a
+ *     function's comment says it keeps them.
+ *  3. Outputs go into caller-owned buffers whose size is documented next to
+ *     the function (usually batch * per-sample size).
+ *  4. All workspace is sized at create time (for a maximum batch); forward,
+ *     vector-Jacobian products and right-hand sides never allocate.
+ *  5. Library code never aborts, exits or prints: every fallible function
+ *     returns int, NDE_OK (0) on success or a negative NDE_ERR_* code, and
+ *     nde_last_error() then describes the failure with its context.
+ */
+#ifndef NDE_COMMON_H
+#define NDE_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nde/config.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Scalar type of network arithmetic (the ODE state itself is double). */
+#if NDE_REAL_IS_DOUBLE
+typedef double nde_real;
+#else
+typedef float nde_real;
+#endif
+
+/* Library version as "MAJOR.MINOR.PATCH"; compare with NDE_VERSION_STRING. */
+const char *nde_version(void);
+
+/* Status codes. 0 is success, negative values are errors. */
+enum nde_status {
+  NDE_OK = 0,
+  NDE_ERR_NULL = -1,        /* a required pointer argument was NULL */
+  NDE_ERR_ARG = -2,         /* an argument value is out of range */
+  NDE_ERR_SHAPE = -3,       /* tensor shapes do not fit together */
+  NDE_ERR_BATCH = -4,       /* batch size outside [1, max_batch] */
+  NDE_ERR_NOMEM = -5,       /* an allocation failed */
+  NDE_ERR_KIND = -6,        /* unknown layer / solver / model kind */
+  NDE_ERR_IO = -7,          /* a file could not be opened, read or written */
+  NDE_ERR_FORMAT = -8,      /* a file's content is malformed */
+  NDE_ERR_STATE = -9,       /* call out of order (e.g. vjp before forward) */
+  NDE_ERR_SOLVER = -10,     /* a SUNDIALS call failed (flag in message) */
+  NDE_ERR_MAXSTEPS = -11,   /* solver reached its maximum number of steps */
+  NDE_ERR_STEPSIZE = -12,   /* step size underflow / too much accuracy asked */
+  NDE_ERR_NONFINITE = -13,  /* right-hand side or loss produced NaN / Inf */
+  NDE_ERR_CALLBACK = -14,   /* a user callback returned an error */
+  NDE_ERR_CHECKSUM = -15,   /* a checkpoint failed its checksum */
+  NDE_ERR_NUMERIC = -16     /* a numerical routine failed to converge */
+};
+
+/* Static description of a status code (never NULL). */
+const char *nde_strerror(int code);
+
+/* Thread-local message describing the most recent error raised in this
+ * thread, with its context (argument, shape, file, time reached, SUNDIALS
+ * flag name). Empty string when no error was recorded. */
+const char *nde_last_error(void);
+
+/* Forget the recorded error of this thread. */
+void nde_clear_error(void);
+
+/* Seeded pseudo-random numbers: xoshiro256** (Blackman & Vigna 2018), whose
+ * 256-bit state is filled from the 64-bit seed by splitmix64. The same seed
+ * gives the same stream on every platform. The state is a plain struct so
+ * it can be copied and saved in checkpoints. */
+typedef struct nde_rng {
+  uint64_t s[4];
+} nde_rng;
+
+void nde_rng_seed(nde_rng *rng, uint64_t seed);
+uint64_t nde_rng_next(nde_rng *rng);            /* 64 random bits */
+double nde_rng_uniform(nde_rng *rng);           /* in [0, 1), 53 bits */
+double nde_rng_uniform_range(nde_rng *rng, double lo, double hi);
+double nde_rng_normal(nde_rng *rng);            /* N(0, 1), Box-Muller */
+uint64_t nde_rng_below(nde_rng *rng, uint64_t n); /* uniform in [0, n), unbiased */
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,9 @@
+/* nde: neural ordinary differential equations with attractor regularization.
+ * Umbrella header: includes every public module header. */
+#ifndef NDE_NDE_H
+#define NDE_NDE_H
+
+#include "nde/common.h"
+#include "nde/nets.h"
+
+#endif

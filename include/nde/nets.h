@@ -1,0 +1,192 @@
+/* nde/nets.h: layers with forward and vector-Jacobian products (vjp),
+ * sequential networks over one flat parameter vector, the standard blocks of
+ * DESIGN.md 4.1 and the softmax cross-entropy loss.
+ *
+ * Tensors are batched, NCHW, contiguous, of nde_real. A per-sample shape is
+ * (c, h, w); dense data is (features, 1, 1).
+ *
+ * A network is described by an array of layer specs and created for a
+ * maximum batch size; creation sizes every buffer, so forward and vjp never
+ * allocate. The network's parameters form one contiguous vector (layers keep
+ * offsets into it); by default the network owns it, and nde_net_bind lets a
+ * model place several networks in one vector that the optimizer, the adjoint
+ * quadrature and RMAN all share.
+ *
+ * Typical use:
+ *   nde_layer_spec s[] = {nde_spec_dense(32), nde_spec_act(NDE_LAYER_TANH),
+ *                         nde_spec_dense(2)};
+ *   nde_net *net;
+ *   if (nde_net_create(nde_shape_vec(2), 128, s, 3, &net)) fail(nde_last_error());
+ *   nde_net_init(net, &rng);
+ *   nde_net_forward(net, t, n, x, y);        // y: n * nde_net_out_numel(net)
+ *   nde_net_vjp(net, n, dy, dx, grad);       // dx overwritten, grad += ...
+ */
+#ifndef NDE_NETS_H
+#define NDE_NETS_H
+
+#include "nde/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Per-sample tensor shape: channels, height, width. */
+typedef struct nde_shape {
+  int c, h, w;
+} nde_shape;
+
+static inline nde_shape nde_shape_chw(int c, int h, int w) {
+  nde_shape s = {c, h, w};
+  return s;
+}
+static inline nde_shape nde_shape_vec(int n) { return nde_shape_chw(n, 1, 1); }
+static inline size_t nde_shape_numel(nde_shape s) { return (size_t)s.c * s.h * s.w; }
+
+typedef enum nde_layer_kind {
+  NDE_LAYER_DENSE = 1,      /* y = W x + b, W: out x in (row-major), on flattened input */
+  NDE_LAYER_CONV2D,         /* cross-correlation, weight Cout x Cin x kh x kw, bias Cout */
+  NDE_LAYER_CONCAT_CONV2D,  /* conv2d on [x, t*1]: a constant channel t appended (DESIGN 4.1) */
+  NDE_LAYER_GROUPNORM,      /* per-sample, per-group normalization, affine gamma/beta per channel */
+  NDE_LAYER_BATCHNORM,      /* per-channel over batch and pixels; running stats outside the gradient */
+  NDE_LAYER_RELU,
+  NDE_LAYER_TANH,
+  NDE_LAYER_SOFTPLUS,       /* log(1 + e^x) */
+  NDE_LAYER_SIGMOID,
+  NDE_LAYER_IDENTITY,
+  NDE_LAYER_AVGPOOL,        /* global average pool: (c, h, w) -> (c, 1, 1) */
+  NDE_LAYER_FLATTEN,        /* (c, h, w) -> (c*h*w, 1, 1); a no-op on the data */
+  NDE_LAYER_RESBLOCK        /* pre-activation residual block (DESIGN 4.1):
+                               x + conv(relu(norm(conv(relu(norm(x)))))) */
+} nde_layer_kind;
+
+/* Normalization inside a residual block. */
+typedef enum nde_norm_kind { NDE_NORM_GROUP = 0, NDE_NORM_BATCH = 1 } nde_norm_kind;
+
+/* One layer's description. Fields a kind does not use are ignored; the
+ * nde_spec_* constructors below fill the right ones. */
+typedef struct nde_layer_spec {
+  int kind;          /* nde_layer_kind */
+  int out;           /* dense: output features; conv: output channels */
+  int kh, kw;        /* conv kernel */
+  int stride, pad;   /* conv stride and zero padding (both dimensions) */
+  int bias;          /* dense/conv: 1 to add a bias (default), 0 without */
+  int groups;        /* groupnorm (and resblock with NDE_NORM_GROUP): number of groups */
+  int norm;          /* resblock: nde_norm_kind */
+  double eps;        /* norms: variance epsilon (1e-5) */
+  double momentum;   /* batchnorm: running-stat momentum (0.1, PyTorch convention) */
+} nde_layer_spec;
+
+nde_layer_spec nde_spec_dense(int out);
+nde_layer_spec nde_spec_conv2d(int out, int k, int stride, int pad);
+nde_layer_spec nde_spec_concat_conv2d(int out, int k, int stride, int pad);
+nde_layer_spec nde_spec_groupnorm(int groups);
+nde_layer_spec nde_spec_batchnorm(void);
+nde_layer_spec nde_spec_act(nde_layer_kind kind); /* RELU/TANH/SOFTPLUS/SIGMOID/IDENTITY */
+nde_layer_spec nde_spec_avgpool(void);
+nde_layer_spec nde_spec_flatten(void);
+nde_layer_spec nde_spec_resblock(nde_norm_kind norm, int groups);
+
+/* Name of a layer kind ("conv2d", ...), or "unknown". */
+const char *nde_layer_kind_name(int kind);
+
+typedef struct nde_net nde_net;
+
+/* Create a sequential network for inputs of shape `in` and batches of at
+ * most max_batch. Every spec is checked (kind, sizes, shape compatibility)
+ * and an error names the offending layer by index and kind. Parameters are
+ * allocated, owned and zero until nde_net_init. */
+int nde_net_create(nde_shape in, int max_batch, const nde_layer_spec *specs, int nspecs,
+                   nde_net **out);
+void nde_net_free(nde_net *net);
+
+nde_shape nde_net_in_shape(const nde_net *net);
+nde_shape nde_net_out_shape(const nde_net *net);
+size_t nde_net_in_numel(const nde_net *net);
+size_t nde_net_out_numel(const nde_net *net);
+int nde_net_max_batch(const nde_net *net);
+int nde_net_num_layers(const nde_net *net);
+/* Number of trainable parameters (length of the parameter vector). */
+size_t nde_net_num_params(const nde_net *net);
+/* Number of non-trainable state values (BatchNorm running statistics). */
+size_t nde_net_num_state(const nde_net *net);
+
+/* The parameter vector, its gradient vector (same layout) and the state
+ * vector. Valid until the next nde_net_bind or nde_net_free. */
+nde_real *nde_net_params(nde_net *net);
+nde_real *nde_net_grads(nde_net *net);
+nde_real *nde_net_state(nde_net *net);
+
+/* Place the parameters (and their gradient) in caller storage of
+ * nde_net_num_params values each, e.g. a slice of a model's flat vector.
+ * The current values are NOT copied. Passing NULL for both returns to the
+ * network's own storage. The caller keeps the storage alive. */
+int nde_net_bind(nde_net *net, nde_real *params, nde_real *grads);
+
+/* PyTorch default initialization from rng: dense and conv weights and biases
+ * U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (kaiming-uniform with a = sqrt(5));
+ * norm gamma = 1, beta = 0; BatchNorm running mean 0, variance 1. Layers
+ * are visited in order, weights before biases, so a seed fixes the result. */
+int nde_net_init(nde_net *net, nde_rng *rng);
+
+/* Training (1) or evaluation (0) mode; only BatchNorm behaves differently:
+ * training normalizes with batch statistics and updates the running ones. */
+int nde_net_set_training(nde_net *net, int training);
+
+/* y = net(t, x) for a batch of n samples. t only matters to ConcatConv2d.
+ * x: n * in_numel values (copied, so the caller may reuse it);
+ * y: n * out_numel values, or NULL to keep the result inside (see
+ * nde_net_output). Intermediates are kept for the next nde_net_vjp. */
+int nde_net_forward(nde_net *net, double t, int n, const nde_real *x, nde_real *y);
+
+/* Output of the last forward (n * out_numel values, owned by the network). */
+const nde_real *nde_net_output(const nde_net *net);
+
+/* Vector-Jacobian product at the point of the last forward (same n):
+ * dx = (dy/dx)^T dy (overwritten; skipped if dx is NULL) and
+ * grad += (dy/dtheta)^T dy (accumulated into a vector of the parameter
+ * layout; skipped if grad is NULL). dy is not modified. */
+int nde_net_vjp(nde_net *net, int n, const nde_real *dy, nde_real *dx, nde_real *grad);
+
+/* Set the network's own gradient vector to zero. */
+void nde_net_zero_grad(nde_net *net);
+
+/* Parameter offset and count of layer i (for tests, statistics, optimizers
+ * that treat layers differently). */
+int nde_net_layer_params(const nde_net *net, int i, size_t *offset, size_t *count);
+/* Output shape of layer i. */
+int nde_net_layer_out_shape(const nde_net *net, int i, nde_shape *shape);
+
+/* ---- the networks of DESIGN 4.1 ---- */
+
+/* ODE function f(t, h): GN -> ReLU -> ConcatConv3x3(c+1 -> c, pad 1) -> GN ->
+ * ReLU -> ConcatConv3x3(c+1 -> c, pad 1) -> GN, on states of shape (c, h, w). */
+int nde_net_create_odefunc(nde_shape state, int groups, int max_batch, nde_net **out);
+
+/* ODE-Net stem: conv3x3(cin -> c, pad 0) -> GN -> ReLU -> conv4x4(c -> c, s2, p1)
+ * -> GN -> ReLU -> conv4x4(c -> c, s2, p1). 1x28x28 gives 64x6x6 at c = 64. */
+int nde_net_create_odenet_stem(nde_shape in, int width, int groups, int max_batch,
+                               nde_net **out);
+
+/* ODE-Net head: GN -> ReLU -> global average pool -> Linear(c -> nclasses).
+ * nde_net_create_odenet_head_features stops after the pool (the pooled
+ * features where RMAN attaches), and nde_net_create_linear_head is the final
+ * Linear alone, so a model can split the head around RMAN. */
+int nde_net_create_odenet_head(nde_shape state, int groups, int nclasses, int max_batch,
+                               nde_net **out);
+int nde_net_create_odenet_head_features(nde_shape state, int groups, int max_batch,
+                                        nde_net **out);
+int nde_net_create_linear_head(int features, int nclasses, int max_batch, nde_net **out);
+
+/* ---- loss ---- */
+
+/* Mean softmax cross-entropy over n samples of k logits with integer labels
+ * in [0, k): *loss = -(1/n) sum_i log softmax(z_i)[y_i]. If dlogits is not
+ * NULL it receives dloss/dz (n * k values). If nerr is not NULL it receives
+ * the number of samples whose argmax differs from the label. */
+int nde_softmax_xent(int n, int k, const nde_real *logits, const int *labels, double *loss,
+                     nde_real *dlogits, int *nerr);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,93 @@
+/* Pointwise activations. Their vjp uses the stored output y where the
+ * derivative is a function of it (tanh' = 1 - y^2, sigmoid' = y (1 - y))
+ * and the input x otherwise (relu' = 1[x > 0], with relu'(0) = 0;
+ * softplus' = sigmoid(x)). */
+#include <math.h>
+#include <string.h>
+
+#include "nets/layer_impl.h"
+
+static int same_shape_setup(nde_layer *L) {
+  L->out = L->in;
+  return NDE_OK;
+}
+
+#define ACT_N(L, n) ((size_t)(n) * nde_shape_numel((L)->in))
+
+static int relu_fwd(nde_layer *L, const nde_layer_ctx *c, double t, int n, const nde_real *x, nde_real *y) {
+  size_t m = ACT_N(L, n);
+  for (size_t i = 0; i < m; i++) y[i] = x[i] > 0 ? x[i] : 0;
+  return NDE_OK;
+}
+static int relu_vjp(nde_layer *L, const nde_layer_ctx *c, int n, const nde_real *x, const nde_real *y,
+                    const nde_real *dy, nde_real *dx, nde_real *g) {
+  if (!dx) return NDE_OK;
+  size_t m = ACT_N(L, n);
+  for (size_t i = 0; i < m; i++) dx[i] = x[i] > 0 ? dy[i] : 0;
+  return NDE_OK;
+}
+
+static int tanh_fwd(nde_layer *L, const nde_layer_ctx *c, double t, int n, const nde_real *x, nde_real *y) {
+  size_t m = ACT_N(L, n);
+  for (size_t i = 0; i < m; i++) y[i] = (nde_real)tanh(x[i]);
+  return NDE_OK;
+}
+static int tanh_vjp(nde_layer *L, const nde_layer_ctx *c, int n, const nde_real *x, const nde_real *y,
+                    const nde_real *dy, nde_real *dx, nde_real *g) {
+  if (!dx) return NDE_OK;
+  size_t m = ACT_N(L, n);
+  for (size_t i = 0; i < m; i++) dx[i] = dy[i] * (1 - y[i] * y[i]);
+  return NDE_OK;
+}
+
+/* softplus(x) = log(1 + e^x), evaluated as max(x, 0) + log1p(e^{-|x|}) to avoid overflow. */
+static int softplus_fwd(nde_layer *L, const nde_layer_ctx *c, double t, int n, const nde_real *x, nde_real *y) {
+  size_t m = ACT_N(L, n);
+  for (size_t i = 0; i < m; i++) {
+    double v = x[i];
+    y[i] = (nde_real)((v > 0 ? v : 0) + log1p(exp(-fabs(v))));
+  }
+  return NDE_OK;
+}
+static int softplus_vjp(nde_layer *L, const nde_layer_ctx *c, int n, const nde_real *x, const nde_real *y,
+                        const nde_real *dy, nde_real *dx, nde_real *g) {
+  if (!dx) return NDE_OK;
+  size_t m = ACT_N(L, n);
+  for (size_t i = 0; i < m; i++) dx[i] = dy[i] * (nde_real)(1.0 / (1.0 + exp(-(double)x[i])));
+  return NDE_OK;
+}
+
+static int sigmoid_fwd(nde_layer *L, const nde_layer_ctx *c, double t, int n, const nde_real *x, nde_real *y) {
+  size_t m = ACT_N(L, n);
+  for (size_t i = 0; i < m; i++) y[i] = (nde_real)(1.0 / (1.0 + exp(-(double)x[i])));
+  return NDE_OK;
+}
+static int sigmoid_vjp(nde_layer *L, const nde_layer_ctx *c, int n, const nde_real *x, const nde_real *y,
+                       const nde_real *dy, nde_real *dx, nde_real *g) {
+  if (!dx) return NDE_OK;
+  size_t m = ACT_N(L, n);
+  for (size_t i = 0; i < m; i++) dx[i] = dy[i] * y[i] * (1 - y[i]);
+  return NDE_OK;
+}
+
+/* identity and flatten copy the data; flatten only changes the shape. */
+static int copy_fwd(nde_layer *L, const nde_layer_ctx *c, double t, int n, const nde_real *x, nde_real *y) {
+  memcpy(y, x, ACT_N(L, n) * sizeof(nde_real));
+  return NDE_OK;
+}
+static int copy_vjp(nde_layer *L, const nde_layer_ctx *c, int n, const nde_real *x, const nde_real *y,
+                    const nde_real *dy, nde_real *dx, nde_real *g) {
+  if (dx) memcpy(dx, dy, ACT_N(L, n) * sizeof(nde_real));
+  return NDE_OK;
+}
+static int flatten_setup(nde_layer *L) {
+  L->out = nde_shape_vec((int)nde_shape_numel(L->in));
+  return NDE_OK;
+}
+
+const nde_layer_ops nde_relu_ops = {"relu", same_shape_setup, relu_fwd, relu_vjp, NULL, NULL};
+const nde_layer_ops nde_tanh_ops = {"tanh", same_shape_setup, tanh_fwd, tanh_vjp, NULL, NULL};
+const nde_layer_ops nde_softplus_ops = {"softplus", same_shape_setup, softplus_fwd, softplus_vjp, NULL, NULL};
+const nde_layer_ops nde_sigmoid_ops = {"sigmoid", same_shape_setup, sigmoid_fwd, sigmoid_vjp, NULL, NULL};
+const nde_layer_ops nde_identity_ops = {"identity", same_shape_setup, copy_fwd, copy_vjp, NULL, NULL};
+const nde_layer_ops nde_flatten_ops = {"flatten", flatten_setup, copy_fwd, copy_vjp, NULL, NULL};

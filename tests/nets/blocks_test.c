@@ -1,0 +1,4 @@
+/* PLACEHOLDER: tests for this layer family are being written. */
+#include "support/testutil.h"
+
+Suite *blocks_suite(void) { return suite_create("blocks"); }
