@@ -33,11 +33,9 @@ test-double: build-double
 demo: build
 	bash scripts/demo.sh $(BUILD)
 
-# Check's fork mode is turned off so valgrind follows each test in-process.
+# Every test runner under valgrind: zero errors and zero leaks required.
 memcheck: build
-	cd $(BUILD) && CK_FORK=no ctest --output-on-failure -T memcheck \
-	  --overwrite MemoryCheckCommandOptions="--leak-check=full --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=1" ; \
-	  status=$$?; bash ../scripts/memcheck-summary.sh . ; exit $$status
+	bash scripts/memcheck.sh $(BUILD)
 
 bench: build
 
