@@ -1,0 +1,18 @@
+/* Subcommands of the nde program, one file each (tools/cmd_<name>.c). Each
+ * returns the process exit status: 0 success, 1 failure, 2 usage error. */
+#ifndef NDE_TOOLS_COMMANDS_H
+#define NDE_TOOLS_COMMANDS_H
+
+typedef struct nde_command {
+  const char *name;
+  const char *summary;
+  int (*run)(int argc, char **argv);
+} nde_command;
+
+/* The table in tools/main.c; NULL-terminated. */
+extern const nde_command nde_commands[];
+
+/* Print "nde NAME: <nde_last_error()>" for a failed library call and return 1. */
+int tool_fail(const char *cmd, int code);
+
+#endif

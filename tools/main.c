@@ -1,0 +1,45 @@
+/* nde: command-line front end. `nde help` lists the subcommands. */
+#include <stdio.h>
+#include <string.h>
+
+#include "nde/nde.h"
+#include "tools/commands.h"
+
+const nde_command nde_commands[] = {
+    {NULL, NULL, NULL},
+};
+
+int tool_fail(const char *cmd, int code) {
+  fprintf(stderr, "nde %s: %s (%s)\n", cmd, nde_last_error(), nde_strerror(code));
+  return 1;
+}
+
+static void usage(FILE *f) {
+  fprintf(f, "nde %s: neural ODEs with attractor regularization\n\nusage: nde COMMAND [options]\n\n",
+          nde_version());
+  for (const nde_command *c = nde_commands; c->name; c++) fprintf(f, "  %-11s %s\n", c->name, c->summary);
+  fprintf(f, "  %-11s %s\n  %-11s %s\n\n'nde COMMAND --help' describes a command's options.\n",
+          "version", "print the library version and build configuration", "help",
+          "this list");
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  const char *cmd = argv[1];
+  if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+    usage(stdout);
+    return 0;
+  }
+  if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+    printf("nde %s (nde_real = %s)\n", nde_version(), NDE_REAL_IS_DOUBLE ? "double" : "float");
+    return 0;
+  }
+  for (const nde_command *c = nde_commands; c->name; c++)
+    if (!strcmp(cmd, c->name)) return c->run(argc - 2, argv + 2);
+  fprintf(stderr, "nde: unknown command '%s'\n\n", cmd);
+  usage(stderr);
+  return 2;
+}
