@@ -5,5 +5,7 @@
 
 #include "nde/common.h"
 #include "nde/nets.h"
+#include "nde/ode.h"
+#include "nde/adjoint.h"
 
 #endif
