@@ -1,0 +1,46 @@
+/* Private to ode/ and adjoint/: the vector-field object behind nde_field.
+ *
+ * Internal evaluation functions return the SUNDIALS callback convention so
+ * the solver wrappers can pass them straight through: 0 success, > 0
+ * recoverable (a user callback asked for a smaller step), < 0 fatal (a user
+ * callback's own negative code, or an NDE_ERR_* code from a network with
+ * nde_last_error() describing it). They never check finiteness; the solver
+ * wrappers do. */
+#ifndef NDE_ODE_FIELD_IMPL_H
+#define NDE_ODE_FIELD_IMPL_H
+
+#include "common/error_impl.h"
+#include "nde/ode.h"
+
+enum { NDE_FIELD_NET = 1, NDE_FIELD_USER = 2 };
+
+struct nde_field {
+  int kind;
+  size_t dim, np;
+  int max_batch;
+  /* NDE_FIELD_NET: the borrowed network and nde_real conversion buffers of
+   * max_batch * dim values (x, a, dx) and np values (g, a scratch gradient
+   * because nde_net_vjp accumulates in nde_real and we accumulate in double). */
+  nde_net *net;
+  nde_real *xbuf, *abuf, *dxbuf, *gbuf;
+  /* NDE_FIELD_USER: the copied description and a scratch input cotangent for
+   * callers that only want the parameter part. */
+  nde_field_user user;
+  double *jscratch;
+};
+
+/* ydot = f(t, y) for n samples. */
+int nde_field_eval(nde_field *f, double t, int n, const double *y, double *ydot);
+
+/* At (t, y) with cotangent a: if fout, fout = f(t, y); if ja, ja = (df/dy)^T a;
+ * if g, g += (df/dtheta)^T a. For a network one forward serves both. */
+int nde_field_eval_vjp(nde_field *f, double t, int n, const double *y, const double *a,
+                       double *fout, double *ja, double *g);
+
+/* jv = (df/dy) v; only for user fields with a jvp. */
+int nde_field_eval_jvp(nde_field *f, double t, int n, const double *y, const double *v, double *jv);
+
+/* 1 when every one of the n values is finite. */
+int nde_all_finite(const double *x, size_t n);
+
+#endif
