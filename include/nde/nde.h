@@ -7,5 +7,6 @@
 #include "nde/nets.h"
 #include "nde/ode.h"
 #include "nde/adjoint.h"
+#include "nde/train.h"
 
 #endif

@@ -1,0 +1,312 @@
+/* nde/train.h: the model-independent pieces of training: optimizers over one
+ * flat parameter vector, learning-rate schedules, checkpoint files, per-epoch
+ * CSV logs and a terminal progress line.
+ *
+ * Typical use (one epoch of a training loop):
+ *   nde_optim *opt;
+ *   nde_optim_options o = nde_optim_options_default(NDE_OPTIM_SGD);
+ *   o.momentum = 0.9;
+ *   nde_optim_create(NDE_OPTIM_SGD, n, &o, &opt);
+ *   nde_schedule s;
+ *   nde_schedule_multistep(&s, 0.1, (int[]){60, 100, 140}, 3, 0.1);
+ *   double lr = nde_lr_at(&s, epoch);
+ *   for (each batch) { ...grad...; nde_optim_step(opt, params, grad, lr); }
+ *   nde_ckpt_writer *w;
+ *   nde_ckpt_writer_create(&w);
+ *   nde_ckpt_add_real(w, "params", params, n);
+ *   nde_ckpt_add_optim(w, "optim", opt);
+ *   nde_ckpt_add_rng(w, "rng", &rng);
+ *   nde_ckpt_set_meta_int(w, "epoch", epoch);
+ *   nde_ckpt_writer_commit(w, "run/last.ndeckpt");   // atomic replace
+ *   nde_ckpt_writer_free(w);
+ */
+#ifndef NDE_TRAIN_H
+#define NDE_TRAIN_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "nde/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ======================================================================
+ * Optimizers (PyTorch semantics) over a flat vector p and its gradient g.
+ *
+ * SGD (torch.optim.SGD), with wd = weight_decay, mu = momentum:
+ *   g' = g + wd p
+ *   v  = g'                              on the first step (t = 0)
+ *   v  = mu v + (1 - dampening) g'       afterwards
+ *   d  = g' + mu v  (Nesterov)  or  d = v   (mu = 0: d = g')
+ *   p -= lr d
+ * Adam (torch.optim.Adam), t counted from 1:
+ *   g' = g + wd p                        (coupled; AdamW instead does p *= 1 - lr wd)
+ *   m  = b1 m + (1 - b1) g',   v = b2 v + (1 - b2) g'^2
+ *   p -= (lr / (1 - b1^t)) m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+ * Arithmetic is done in double per element and stored as nde_real.
+ * ====================================================================== */
+
+typedef enum nde_optim_kind { NDE_OPTIM_SGD = 1, NDE_OPTIM_ADAM = 2 } nde_optim_kind;
+
+typedef struct nde_optim_options {
+  double weight_decay; /* wd >= 0 (0) */
+  /* SGD */
+  double momentum;  /* mu in [0, 1) (0) */
+  double dampening; /* in [0, 1] (0); must be 0 with Nesterov, as in PyTorch */
+  int nesterov;     /* 1: Nesterov momentum (needs momentum > 0) (0) */
+  /* Adam */
+  double beta1, beta2; /* moment decay rates in [0, 1) (0.9, 0.999) */
+  double eps;          /* > 0, added to sqrt(v_hat) (1e-8) */
+  int decoupled;       /* 1: AdamW decay p *= 1 - lr wd instead of g' = g + wd p (0) */
+} nde_optim_options;
+
+typedef struct nde_optim nde_optim;
+
+/* PyTorch defaults for a kind (all zero but Adam's betas and eps). */
+nde_optim_options nde_optim_options_default(nde_optim_kind kind);
+
+/* Name of a kind ("sgd", "adam") or "unknown". */
+const char *nde_optim_kind_name(int kind);
+
+/* Create an optimizer for n > 0 parameters; opts NULL means the defaults.
+ * Options are validated (ranges above). State starts at zero, step count 0. */
+int nde_optim_create(nde_optim_kind kind, size_t n, const nde_optim_options *opts,
+                     nde_optim **out);
+void nde_optim_free(nde_optim *opt);
+
+/* One update of p (n values, in place) from gradient g (n values, not
+ * modified, must not alias p) at learning rate lr (finite, >= 0). Never
+ * allocates. */
+int nde_optim_step(nde_optim *opt, nde_real *p, const nde_real *g, double lr);
+
+/* Weight decay is applied to every parameter by default (PyTorch's default,
+ * norm gammas/betas and biases included). set_decay_mask copies n flags
+ * (nonzero: decay, 0: exempt); NULL restores "decay everything".
+ * exclude_decay exempts p[offset .. offset+count), e.g. a layer's range from
+ * nde_net_layer_params. */
+int nde_optim_set_decay_mask(nde_optim *opt, const unsigned char *mask);
+int nde_optim_exclude_decay(nde_optim *opt, size_t offset, size_t count);
+
+nde_optim_kind nde_optim_get_kind(const nde_optim *opt);
+size_t nde_optim_size(const nde_optim *opt); /* n */
+nde_optim_options nde_optim_get_options(const nde_optim *opt);
+
+/* The optimizer's state as one contiguous vector of *count values, for
+ * checkpoints: SGD [v] (n values; count is 0 without momentum), Adam [m | v]
+ * (2n values). Writing through *state restores a saved state. */
+int nde_optim_state(nde_optim *opt, nde_real **state, size_t *count);
+
+/* Number of steps taken (Adam's t; SGD uses it to start the momentum
+ * buffer). set_steps restores it from a checkpoint (>= 0). */
+int64_t nde_optim_steps(const nde_optim *opt);
+int nde_optim_set_steps(nde_optim *opt, int64_t steps);
+
+/* Zero the state and the step count (options and mask kept). */
+void nde_optim_reset(nde_optim *opt);
+
+/* ======================================================================
+ * Learning-rate schedules, per epoch. epoch counts from 0 and
+ * nde_lr_at(s, e) is the rate used during epoch e, i.e. PyTorch's rate after
+ * e calls of scheduler.step():
+ *   constant:  base
+ *   step:      base gamma^floor(e / step_size)            (StepLR)
+ *   multistep: base gamma^#{milestones m_i <= e}          (MultiStepLR)
+ *   cosine:    lr_min + (base - lr_min)(1 + cos(pi min(e, T) / T)) / 2
+ *              (CosineAnnealingLR; held at lr_min after T)
+ * A schedule is a plain struct (no allocation); fill it with the
+ * constructors, which validate their arguments.
+ * ====================================================================== */
+
+typedef enum nde_schedule_kind {
+  NDE_SCHED_CONSTANT = 1,
+  NDE_SCHED_STEP = 2,
+  NDE_SCHED_MULTISTEP = 3,
+  NDE_SCHED_COSINE = 4
+} nde_schedule_kind;
+
+#define NDE_SCHED_MAX_MILESTONES 16
+
+typedef struct nde_schedule {
+  int kind;       /* nde_schedule_kind */
+  double base_lr; /* > 0, finite */
+  double gamma;   /* step, multistep: decay factor in (0, 1] */
+  int step_size;  /* step: epochs between decays, >= 1 */
+  int n_milestones;
+  int milestones[NDE_SCHED_MAX_MILESTONES]; /* multistep: strictly increasing, >= 0 */
+  int t_max;      /* cosine: period T in epochs, >= 1 */
+  double lr_min;  /* cosine: final rate in [0, base_lr] */
+} nde_schedule;
+
+int nde_schedule_constant(nde_schedule *s, double base_lr);
+int nde_schedule_step(nde_schedule *s, double base_lr, int step_size, double gamma);
+int nde_schedule_multistep(nde_schedule *s, double base_lr, const int *milestones, int n,
+                           double gamma);
+int nde_schedule_cosine(nde_schedule *s, double base_lr, int t_max, double lr_min);
+/* Validate a schedule filled by hand (the constructors call it). */
+int nde_schedule_check(const nde_schedule *s);
+
+/* Rate for epoch (negative epochs count as 0). NaN for NULL or an invalid
+ * schedule, which nde_optim_step then rejects. */
+double nde_lr_at(const nde_schedule *s, int epoch);
+
+/* ======================================================================
+ * Checkpoints: a binary file of named, typed sections.
+ *
+ * Layout (all integers little-endian, floats IEEE-754 little-endian):
+ *   header, 32 bytes: magic "NDECKPT\0", u32 version (1), u32 number of
+ *   sections, u64 payload bytes, u32 reserved (0), u32 CRC-32 (zlib) of
+ *   header bytes 0..27 followed by the payload;
+ *   payload: per section u32 name length, name, u32 type, u64 count, data.
+ * A float build can read a double build's checkpoint and the reverse:
+ * F32 and F64 sections convert into whichever floating type is asked for.
+ * Writing is atomic: the file is written to "<path>.tmp.<pid>", flushed,
+ * fsynced and renamed over <path>, then the directory is fsynced; a failed
+ * write leaves any previous <path> untouched and removes the temporary.
+ * ====================================================================== */
+
+typedef enum nde_ckpt_type {
+  NDE_CKPT_F32 = 1,
+  NDE_CKPT_F64 = 2,
+  NDE_CKPT_I64 = 3,
+  NDE_CKPT_U64 = 4,
+  NDE_CKPT_TEXT = 5 /* bytes, count = length, no terminating NUL stored */
+} nde_ckpt_type;
+
+#define NDE_CKPT_VERSION 1
+#define NDE_CKPT_NAME_MAX 64 /* section names: 1..64 printable ASCII characters */
+
+/* Name of a section type ("f32", ...) or "unknown". */
+const char *nde_ckpt_type_name(int type);
+
+typedef struct nde_ckpt_writer nde_ckpt_writer;
+
+/* A writer collects sections in memory (copying the data) until commit. */
+int nde_ckpt_writer_create(nde_ckpt_writer **out);
+void nde_ckpt_writer_free(nde_ckpt_writer *w); /* discards uncommitted data */
+
+/* Add a section; names are unique within a file and "meta" is reserved for
+ * the key/value pairs below. add_real stores nde_real as F32 or F64. */
+int nde_ckpt_add_real(nde_ckpt_writer *w, const char *name, const nde_real *x, size_t n);
+int nde_ckpt_add_f32(nde_ckpt_writer *w, const char *name, const float *x, size_t n);
+int nde_ckpt_add_f64(nde_ckpt_writer *w, const char *name, const double *x, size_t n);
+int nde_ckpt_add_i64(nde_ckpt_writer *w, const char *name, const int64_t *x, size_t n);
+int nde_ckpt_add_u64(nde_ckpt_writer *w, const char *name, const uint64_t *x, size_t n);
+int nde_ckpt_add_text(nde_ckpt_writer *w, const char *name, const char *text);
+/* The generator state as a U64 section of 4 values. */
+int nde_ckpt_add_rng(nde_ckpt_writer *w, const char *name, const nde_rng *rng);
+/* An optimizer: section <name> (its state vector, see nde_optim_state) and
+ * <name>.info (I64: kind, n, steps). Options are configuration, not state:
+ * store them as meta if needed. */
+int nde_ckpt_add_optim(nde_ckpt_writer *w, const char *name, const nde_optim *opt);
+
+/* Key/value text (model configuration, epoch, ...), stored as the TEXT
+ * section "meta" with one "key=value" line per pair. Keys: 1..64 printable
+ * characters without '='; values: any text without newlines. Keys are
+ * unique. set_meta_double writes 17 significant digits (exact round trip). */
+int nde_ckpt_set_meta(nde_ckpt_writer *w, const char *key, const char *value);
+int nde_ckpt_set_meta_int(nde_ckpt_writer *w, const char *key, int64_t value);
+int nde_ckpt_set_meta_double(nde_ckpt_writer *w, const char *key, double value);
+
+/* Write the file atomically (see above). The first commit seals the writer:
+ * later add/set calls fail with NDE_ERR_STATE, but commit may be repeated
+ * (a retry, or the same checkpoint under a second path). */
+int nde_ckpt_writer_commit(nde_ckpt_writer *w, const char *path);
+
+typedef struct nde_ckpt nde_ckpt;
+
+/* Read and verify a checkpoint: NDE_ERR_IO if it cannot be read,
+ * NDE_ERR_FORMAT for a truncated file, bad magic, unsupported version or a
+ * malformed section table, NDE_ERR_CHECKSUM when the CRC does not match.
+ * The message names the file and the problem. */
+int nde_ckpt_open(const char *path, nde_ckpt **out);
+void nde_ckpt_free(nde_ckpt *c);
+
+const char *nde_ckpt_path(const nde_ckpt *c);
+int nde_ckpt_num_sections(const nde_ckpt *c);
+/* Section i's name (owned by c), type and element count. */
+int nde_ckpt_section_at(const nde_ckpt *c, int i, const char **name, nde_ckpt_type *type,
+                        size_t *count);
+/* 1 if the section exists, else 0. */
+int nde_ckpt_has(const nde_ckpt *c, const char *name);
+/* Type and count of a named section (either may be NULL); NDE_ERR_FORMAT
+ * if it is missing. */
+int nde_ckpt_find(const nde_ckpt *c, const char *name, nde_ckpt_type *type, size_t *count);
+
+/* Copy a section into a caller buffer of exactly n values: NDE_ERR_FORMAT
+ * if the section is missing or of an incompatible type, NDE_ERR_SHAPE if it
+ * holds a different number of values. Floating sections (F32 or F64)
+ * convert to the requested type; a finite double too large for a float
+ * gives NDE_ERR_NONFINITE. */
+int nde_ckpt_read_real(const nde_ckpt *c, const char *name, nde_real *x, size_t n);
+int nde_ckpt_read_f32(const nde_ckpt *c, const char *name, float *x, size_t n);
+int nde_ckpt_read_f64(const nde_ckpt *c, const char *name, double *x, size_t n);
+int nde_ckpt_read_i64(const nde_ckpt *c, const char *name, int64_t *x, size_t n);
+int nde_ckpt_read_u64(const nde_ckpt *c, const char *name, uint64_t *x, size_t n);
+/* A TEXT section as a NUL-terminated string owned by c. */
+int nde_ckpt_read_text(const nde_ckpt *c, const char *name, const char **text);
+int nde_ckpt_read_rng(const nde_ckpt *c, const char *name, nde_rng *rng);
+/* Restore an optimizer written by nde_ckpt_add_optim: its kind and size must
+ * match opt (NDE_ERR_SHAPE / NDE_ERR_KIND otherwise); state and step count
+ * are overwritten. */
+int nde_ckpt_read_optim(const nde_ckpt *c, const char *name, nde_optim *opt);
+
+/* Meta values: NDE_ERR_FORMAT if the key is missing or (int/double) does
+ * not parse completely. The string is owned by c. */
+int nde_ckpt_meta(const nde_ckpt *c, const char *key, const char **value);
+int nde_ckpt_meta_int(const nde_ckpt *c, const char *key, int64_t *value);
+int nde_ckpt_meta_double(const nde_ckpt *c, const char *key, double *value);
+
+/* ======================================================================
+ * Per-epoch CSV log. Every row is written and flushed as one piece, so a
+ * killed run loses at most the row being written. Fields are separated by
+ * commas; a string field containing ',' or '"' is quoted ("" for a quote);
+ * newlines are rejected in fields and column names. Doubles are written
+ * with %.10g.
+ * ====================================================================== */
+
+typedef struct nde_csv nde_csv;
+
+/* Create (truncate) path and write the header row of ncol >= 1 columns. */
+int nde_csv_create(const char *path, const char *const *columns, int ncol, nde_csv **out);
+
+/* Open path to resume a run: if it is missing or empty the header is
+ * written as by nde_csv_create; otherwise its first line must equal the
+ * header (NDE_ERR_FORMAT naming both otherwise). A trailing incomplete row
+ * (a write torn by a kill) is removed, and with keep_rows >= 0 only the
+ * first keep_rows data rows are kept (drop the rows logged after the
+ * checkpoint the run resumes from); keep_rows < 0 keeps all. */
+int nde_csv_append(const char *path, const char *const *columns, int ncol, long keep_rows,
+                   nde_csv **out);
+void nde_csv_free(nde_csv *csv); /* closes the file; a pending partial row is dropped */
+
+int nde_csv_num_cols(const nde_csv *csv);
+/* Data rows in the file: kept ones plus the ones written since opening. */
+long nde_csv_num_rows(const nde_csv *csv);
+
+/* Build a row field by field, then end it (which writes and flushes it).
+ * More fields than columns fail at the put; ending a row with fewer fails
+ * and discards the partial row. */
+int nde_csv_put_double(nde_csv *csv, double v);
+int nde_csv_put_int(nde_csv *csv, long long v);
+int nde_csv_put_str(nde_csv *csv, const char *s);
+int nde_csv_end_row(nde_csv *csv);
+/* A whole row of n == ncol doubles. */
+int nde_csv_row(nde_csv *csv, const double *values, int n);
+
+/* ======================================================================
+ * Progress line for interactive runs. When f is a terminal, writes "\r",
+ * the formatted text and an erase-to-end-of-line code, flushes, and returns
+ * 1; otherwise writes nothing and returns 0 (logs redirected to files stay
+ * clean). nde_progress_done ends the line with "\n" on a terminal. The
+ * caller chooses f; the library never prints by itself.
+ * ====================================================================== */
+
+int nde_progress(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int nde_progress_done(FILE *f);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
