@@ -31,7 +31,7 @@ struct nde_ckpt {
   size_t size;
   section *sec;
   int nsec;
-  char *meta;         /* copy of the "meta" text, '=' and '\n' replaced by NULs */
+  char *meta; /* copy of the "meta" text, '=' and '\n' replaced by NULs */
   const char **keys, **vals;
   size_t nmeta;
 };
@@ -62,7 +62,8 @@ void nde_ckpt_free(nde_ckpt *c) {
 
 static int read_file(nde_ckpt *c) {
   FILE *f = fopen(c->path, "rb");
-  if (!f) return nde_error(NDE_ERR_IO, "checkpoint '%s': cannot open: %s", c->path, strerror(errno));
+  if (!f)
+    return nde_error(NDE_ERR_IO, "checkpoint '%s': cannot open: %s", c->path, strerror(errno));
   struct stat st;
   int rc = NDE_OK;
   if (fstat(fileno(f), &st) != 0) {
@@ -75,8 +76,10 @@ static int read_file(nde_ckpt *c) {
     if (!c->buf)
       rc = nde_error(NDE_ERR_NOMEM, "checkpoint '%s': no memory for %zu bytes", c->path, c->size);
     else if (fread(c->buf, 1, c->size, f) != c->size)
-      rc = nde_error(NDE_ERR_IO, "checkpoint '%s': read of %zu bytes failed (file changed or I/O "
-                                 "error)", c->path, c->size);
+      rc = nde_error(NDE_ERR_IO,
+                     "checkpoint '%s': read of %zu bytes failed (file changed or I/O "
+                     "error)",
+                     c->path, c->size);
   }
   fclose(f);
   return rc;
@@ -88,27 +91,35 @@ static int check_header(nde_ckpt *c, uint32_t *nsec, size_t *payload) {
   if (c->size >= CKPT_MAGIC_LEN && memcmp(c->buf, CKPT_MAGIC, CKPT_MAGIC_LEN) != 0)
     return nde_error(NDE_ERR_FORMAT, "checkpoint '%s': bad magic (not an nde checkpoint)", p);
   if (c->size < CKPT_HEADER_LEN)
-    return nde_error(NDE_ERR_FORMAT, "checkpoint '%s': truncated: %zu bytes, shorter than the "
-                                     "%d-byte header", p, c->size, CKPT_HEADER_LEN);
+    return nde_error(NDE_ERR_FORMAT,
+                     "checkpoint '%s': truncated: %zu bytes, shorter than the "
+                     "%d-byte header",
+                     p, c->size, CKPT_HEADER_LEN);
   uint32_t version = ckpt_get_u32(c->buf + 8);
   if (version == 0 || version > NDE_CKPT_VERSION)
-    return nde_error(NDE_ERR_FORMAT, "checkpoint '%s': format version %" PRIu32 " not supported "
-                                     "(this library reads 1..%d)", p, version, NDE_CKPT_VERSION);
+    return nde_error(NDE_ERR_FORMAT,
+                     "checkpoint '%s': format version %" PRIu32 " not supported "
+                     "(this library reads 1..%d)",
+                     p, version, NDE_CKPT_VERSION);
   uint64_t plen = ckpt_get_u64(c->buf + 16);
   size_t have = c->size - CKPT_HEADER_LEN;
   if (plen > have)
-    return nde_error(NDE_ERR_FORMAT, "checkpoint '%s': truncated: header announces %" PRIu64
-                                     " payload bytes, the file holds %zu", p, plen, have);
+    return nde_error(NDE_ERR_FORMAT,
+                     "checkpoint '%s': truncated: header announces %" PRIu64
+                     " payload bytes, the file holds %zu",
+                     p, plen, have);
   if (plen < have)
-    return nde_error(NDE_ERR_FORMAT, "checkpoint '%s': %zu unexpected bytes after the %" PRIu64
-                                     "-byte payload", p, have - (size_t)plen, plen);
+    return nde_error(NDE_ERR_FORMAT,
+                     "checkpoint '%s': %zu unexpected bytes after the %" PRIu64 "-byte payload", p,
+                     have - (size_t)plen, plen);
   uint32_t want = ckpt_get_u32(c->buf + CKPT_CRC_OFFSET);
   uint32_t crc = nde_ckpt_crc((uint32_t)crc32(0L, Z_NULL, 0), c->buf, CKPT_CRC_OFFSET);
   crc = nde_ckpt_crc(crc, c->buf + CKPT_HEADER_LEN, have);
   if (crc != want)
-    return nde_error(NDE_ERR_CHECKSUM, "checkpoint '%s': checksum mismatch (stored CRC-32 %08" PRIx32
-                                       ", computed %08" PRIx32 "): the file is corrupt", p, want,
-                     crc);
+    return nde_error(NDE_ERR_CHECKSUM,
+                     "checkpoint '%s': checksum mismatch (stored CRC-32 %08" PRIx32
+                     ", computed %08" PRIx32 "): the file is corrupt",
+                     p, want, crc);
   *nsec = ckpt_get_u32(c->buf + 12);
   *payload = have;
   return NDE_OK;
@@ -124,8 +135,10 @@ static int find_index(const nde_ckpt *c, const char *name) {
 static int parse_sections(nde_ckpt *c, uint32_t nsec, size_t payload) {
   const char *p = c->path;
   if (nsec > payload / CKPT_SECTION_FIXED)
-    return nde_error(NDE_ERR_FORMAT, "checkpoint '%s': %" PRIu32 " sections cannot fit in %zu "
-                                     "bytes", p, nsec, payload);
+    return nde_error(NDE_ERR_FORMAT,
+                     "checkpoint '%s': %" PRIu32 " sections cannot fit in %zu "
+                     "bytes",
+                     p, nsec, payload);
   c->sec = calloc(nsec ? nsec : 1, sizeof *c->sec);
   if (!c->sec) return nde_error(NDE_ERR_NOMEM, "checkpoint '%s': no memory", p);
   const unsigned char *b = c->buf + CKPT_HEADER_LEN;
@@ -133,11 +146,14 @@ static int parse_sections(nde_ckpt *c, uint32_t nsec, size_t payload) {
   for (uint32_t i = 0; i < nsec; i++) {
     section *s = &c->sec[i];
     if (payload - at < 4)
-      return nde_error(NDE_ERR_FORMAT, "checkpoint '%s': section %" PRIu32 " header cut short", p, i);
+      return nde_error(NDE_ERR_FORMAT, "checkpoint '%s': section %" PRIu32 " header cut short", p,
+                       i);
     uint32_t nlen = ckpt_get_u32(b + at);
     if (nlen == 0 || nlen > NDE_CKPT_NAME_MAX || payload - at < CKPT_SECTION_FIXED + (size_t)nlen)
-      return nde_error(NDE_ERR_FORMAT, "checkpoint '%s': section %" PRIu32 " has a bad name "
-                                       "length %" PRIu32, p, i, nlen);
+      return nde_error(NDE_ERR_FORMAT,
+                       "checkpoint '%s': section %" PRIu32 " has a bad name "
+                       "length %" PRIu32,
+                       p, i, nlen);
     memcpy(s->name, b + at + 4, nlen);
     s->name[nlen] = '\0';
     if (!ckpt_name_ok(s->name))
@@ -151,8 +167,10 @@ static int parse_sections(nde_ckpt *c, uint32_t nsec, size_t payload) {
                        s->name, s->type);
     at += CKPT_SECTION_FIXED + nlen;
     if (count > (payload - at) / esz)
-      return nde_error(NDE_ERR_FORMAT, "checkpoint '%s': section '%s' announces %" PRIu64
-                                       " values, more than the file holds", p, s->name, count);
+      return nde_error(NDE_ERR_FORMAT,
+                       "checkpoint '%s': section '%s' announces %" PRIu64
+                       " values, more than the file holds",
+                       p, s->name, count);
     s->count = (size_t)count;
     s->data = b + at;
     at += s->count * esz;
@@ -192,8 +210,8 @@ static int parse_meta(nde_ckpt *c) {
     char *end = strchr(line, '\n');
     char *eq = strchr(line, '=');
     if (!end || !eq || eq > end)
-      return nde_error(NDE_ERR_FORMAT, "checkpoint '%s': meta line %zu is not 'key=value'",
-                       c->path, c->nmeta + 1);
+      return nde_error(NDE_ERR_FORMAT, "checkpoint '%s': meta line %zu is not 'key=value'", c->path,
+                       c->nmeta + 1);
     *eq = '\0';
     *end = '\0';
     c->keys[c->nmeta] = line;
@@ -280,12 +298,15 @@ static int expect(const nde_ckpt *c, const char *name, const void *x, size_t n, 
   uint32_t t = (*s)->type;
   int ok = want_float ? (t == NDE_CKPT_F32 || t == NDE_CKPT_F64) : t == want_type;
   if (!ok)
-    return nde_error(NDE_ERR_FORMAT, "checkpoint '%s': section '%s' holds %s values, caller wants %s",
-                     c->path, name, nde_ckpt_type_name((int)t),
+    return nde_error(NDE_ERR_FORMAT,
+                     "checkpoint '%s': section '%s' holds %s values, caller wants %s", c->path,
+                     name, nde_ckpt_type_name((int)t),
                      want_float ? "floating-point" : nde_ckpt_type_name((int)want_type));
   if ((*s)->count != n)
-    return nde_error(NDE_ERR_SHAPE, "checkpoint '%s': section '%s' holds %zu values, caller "
-                                    "expects %zu", c->path, name, (*s)->count, n);
+    return nde_error(NDE_ERR_SHAPE,
+                     "checkpoint '%s': section '%s' holds %zu values, caller "
+                     "expects %zu",
+                     c->path, name, (*s)->count, n);
   return NDE_OK;
 }
 
@@ -316,8 +337,10 @@ int nde_ckpt_read_f32(const nde_ckpt *c, const char *name, float *x, size_t n) {
   for (size_t i = 0; i < n; i++) {
     double v = get_f64(s->data + 8 * i);
     if (isfinite(v) && fabs(v) > FLT_MAX)
-      return nde_error(NDE_ERR_NONFINITE, "checkpoint '%s': section '%s' value %zu (%g) overflows "
-                                          "float", c->path, name, i, v);
+      return nde_error(NDE_ERR_NONFINITE,
+                       "checkpoint '%s': section '%s' value %zu (%g) overflows "
+                       "float",
+                       c->path, name, i, v);
     x[i] = (float)v;
   }
   return NDE_OK;
@@ -398,9 +421,10 @@ int nde_ckpt_read_optim(const nde_ckpt *c, const char *name, nde_optim *opt) {
                      c->path, name, nde_optim_kind_name((int)meta[0]),
                      nde_optim_kind_name(nde_optim_get_kind(opt)));
   if (meta[1] != (int64_t)nde_optim_size(opt))
-    return nde_error(NDE_ERR_SHAPE, "checkpoint '%s': optimizer '%s' covers %" PRId64
-                                    " parameters, the caller's %zu", c->path, name, meta[1],
-                     nde_optim_size(opt));
+    return nde_error(NDE_ERR_SHAPE,
+                     "checkpoint '%s': optimizer '%s' covers %" PRId64
+                     " parameters, the caller's %zu",
+                     c->path, name, meta[1], nde_optim_size(opt));
   if (meta[2] < 0)
     return nde_error(NDE_ERR_FORMAT, "checkpoint '%s': optimizer '%s' has a negative step count",
                      c->path, name);

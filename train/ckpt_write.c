@@ -22,12 +22,12 @@ _Static_assert(sizeof(float) == 4 && sizeof(double) == 8, "IEEE-754 binary32/bin
 struct nde_ckpt_writer {
   unsigned char *buf; /* payload bytes */
   size_t len, cap;
-  char **names;       /* section names so far (for uniqueness) */
+  char **names; /* section names so far (for uniqueness) */
   size_t nsec, capsec;
-  char *meta;         /* "key=value\n" lines, NULL until the first pair */
+  char *meta; /* "key=value\n" lines, NULL until the first pair */
   size_t meta_len;
-  int sealed;         /* 1 after the first commit: meta serialized, no more adds */
-  int meta_section;   /* 1 once the meta pairs were appended as a section */
+  int sealed;       /* 1 after the first commit: meta serialized, no more adds */
+  int meta_section; /* 1 once the meta pairs were appended as a section */
 };
 
 uint32_t nde_ckpt_crc(uint32_t crc, const unsigned char *p, size_t n) {
@@ -88,8 +88,10 @@ static int begin_section(nde_ckpt_writer *w, const char *name, uint32_t type, si
                      "spaces",
                      name, NDE_CKPT_NAME_MAX);
   if (!strcmp(name, CKPT_META_NAME))
-    return nde_error(NDE_ERR_ARG, "checkpoint section name '%s' is reserved for "
-                                  "nde_ckpt_set_meta", name);
+    return nde_error(NDE_ERR_ARG,
+                     "checkpoint section name '%s' is reserved for "
+                     "nde_ckpt_set_meta",
+                     name);
   for (size_t i = 0; i < w->nsec; i++)
     if (!strcmp(w->names[i], name))
       return nde_error(NDE_ERR_ARG, "checkpoint section '%s' added twice", name);
@@ -189,8 +191,10 @@ int nde_ckpt_add_optim(nde_ckpt_writer *w, const char *name, const nde_optim *op
   NDE_CHECK_NULL(opt, "nde_ckpt_add_optim");
   char info[NDE_CKPT_NAME_MAX + 8];
   if (strlen(name) + 5 > NDE_CKPT_NAME_MAX)
-    return nde_error(NDE_ERR_ARG, "nde_ckpt_add_optim: name '%.80s' leaves no room for '.info' "
-                                  "within %d characters", name, NDE_CKPT_NAME_MAX);
+    return nde_error(NDE_ERR_ARG,
+                     "nde_ckpt_add_optim: name '%.80s' leaves no room for '.info' "
+                     "within %d characters",
+                     name, NDE_CKPT_NAME_MAX);
   snprintf(info, sizeof info, "%s.info", name);
   /* Check both names first so a clash does not leave half an optimizer. */
   for (size_t i = 0; i < w->nsec; i++)
@@ -299,12 +303,16 @@ static int sync_dir(const char *path) {
   int fd = open(dir, O_RDONLY | O_DIRECTORY);
   int rc = NDE_OK;
   if (fd < 0) {
-    rc = nde_error(NDE_ERR_IO, "checkpoint '%s' was written but its directory '%s' could not be "
-                               "opened for fsync: %s", path, dir, strerror(errno));
+    rc = nde_error(NDE_ERR_IO,
+                   "checkpoint '%s' was written but its directory '%s' could not be "
+                   "opened for fsync: %s",
+                   path, dir, strerror(errno));
   } else {
     if (fsync(fd) != 0 && errno != EINVAL && errno != ENOTSUP)
-      rc = nde_error(NDE_ERR_IO, "checkpoint '%s' was written but fsync of directory '%s' "
-                                 "failed: %s", path, dir, strerror(errno));
+      rc = nde_error(NDE_ERR_IO,
+                     "checkpoint '%s' was written but fsync of directory '%s' "
+                     "failed: %s",
+                     path, dir, strerror(errno));
     close(fd);
   }
   free(dir);

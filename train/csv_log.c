@@ -23,8 +23,8 @@ struct nde_csv {
   char *header; /* the expected header line, without '\n' */
   char *line;   /* row being built */
   size_t len, cap;
-  int nfields;  /* fields in the row being built */
-  long rows;    /* data rows in the file */
+  int nfields; /* fields in the row being built */
+  long rows;   /* data rows in the file */
 };
 
 /* Append n bytes to the row buffer. */
@@ -51,7 +51,8 @@ static int field_add(nde_csv *c, const char *s, int quote_ok) {
   if (rc) return rc;
   if (!quote_ok || !strpbrk(s, ",\"")) return line_add(c, s, strlen(s));
   rc = line_add(c, "\"", 1);
-  for (const char *q = s; !rc && *q; q++) rc = *q == '"' ? line_add(c, "\"\"", 2) : line_add(c, q, 1);
+  for (const char *q = s; !rc && *q; q++)
+    rc = *q == '"' ? line_add(c, "\"\"", 2) : line_add(c, q, 1);
   return rc ? rc : line_add(c, "\"", 1);
 }
 
@@ -160,7 +161,8 @@ static int scan_existing(nde_csv *c, long keep_rows, long *cut, int *rewrite_hea
     rows++;
     end = ftell(f);
   }
-  if (ferror(f)) return nde_error(NDE_ERR_IO, "csv '%s': read failed: %s", c->path, strerror(errno));
+  if (ferror(f))
+    return nde_error(NDE_ERR_IO, "csv '%s': read failed: %s", c->path, strerror(errno));
   c->rows = rows;
   *cut = end;
   return NDE_OK;
@@ -266,8 +268,10 @@ int nde_csv_row(nde_csv *c, const double *values, int n) {
   NDE_CHECK_NULL(c, "nde_csv_row");
   NDE_CHECK_NULL(values, "nde_csv_row");
   if (n != c->ncol || c->nfields != 0)
-    return nde_error(NDE_ERR_ARG, "csv '%s': row of %d values (%d fields pending), the header has "
-                                  "%d columns", c->path, n, c->nfields, c->ncol);
+    return nde_error(NDE_ERR_ARG,
+                     "csv '%s': row of %d values (%d fields pending), the header has "
+                     "%d columns",
+                     c->path, n, c->nfields, c->ncol);
   for (int i = 0; i < n; i++) {
     int rc = nde_csv_put_double(c, values[i]);
     if (rc) {

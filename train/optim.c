@@ -14,9 +14,9 @@ struct nde_optim {
   size_t n;
   nde_optim_options o;
   int64_t steps;
-  nde_real *state;       /* SGD: v (n, only with momentum); Adam: m then v (2n) */
-  size_t nstate;         /* values in state */
-  unsigned char *decay;  /* NULL: decay all; else 1 = decay, 0 = exempt (n flags) */
+  nde_real *state;      /* SGD: v (n, only with momentum); Adam: m then v (2n) */
+  size_t nstate;        /* values in state */
+  unsigned char *decay; /* NULL: decay all; else 1 = decay, 0 = exempt (n flags) */
 };
 
 nde_optim_options nde_optim_options_default(nde_optim_kind kind) {
@@ -72,8 +72,9 @@ int nde_optim_create(nde_optim_kind kind, size_t n, const nde_optim_options *opt
   *out = NULL;
   if (kind != NDE_OPTIM_SGD && kind != NDE_OPTIM_ADAM)
     return nde_error(NDE_ERR_KIND, "nde_optim_create: unknown optimizer kind %d", (int)kind);
-  if (n == 0) return nde_error(NDE_ERR_ARG, "nde_optim_create: %s over 0 parameters",
-                               nde_optim_kind_name(kind));
+  if (n == 0)
+    return nde_error(NDE_ERR_ARG, "nde_optim_create: %s over 0 parameters",
+                     nde_optim_kind_name(kind));
   nde_optim_options o = opts ? *opts : nde_optim_options_default(kind);
   int rc = check_options(kind, &o);
   if (rc) return rc;
@@ -158,8 +159,10 @@ int nde_optim_step(nde_optim *opt, nde_real *p, const nde_real *g, double lr) {
     return nde_error(NDE_ERR_ARG, "nde_optim_step (%s): learning rate %g must be finite and >= 0",
                      nde_optim_kind_name(opt->kind), lr);
   if ((const nde_real *)p == g)
-    return nde_error(NDE_ERR_ARG, "nde_optim_step (%s): parameters and gradient are the same "
-                                  "buffer", nde_optim_kind_name(opt->kind));
+    return nde_error(NDE_ERR_ARG,
+                     "nde_optim_step (%s): parameters and gradient are the same "
+                     "buffer",
+                     nde_optim_kind_name(opt->kind));
   if (opt->kind == NDE_OPTIM_SGD)
     sgd_step(opt, p, g, lr);
   else

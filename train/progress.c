@@ -28,7 +28,8 @@ int nde_progress(FILE *f, const char *fmt, ...) {
   bad = bad || vfprintf(f, fmt, ap) < 0;
   va_end(ap);
   bad = bad || fputs("\033[K", f) == EOF || fflush(f) != 0;
-  if (bad) return nde_error(NDE_ERR_IO, "nde_progress: write to terminal failed: %s", strerror(errno));
+  if (bad)
+    return nde_error(NDE_ERR_IO, "nde_progress: write to terminal failed: %s", strerror(errno));
   return 1;
 }
 
@@ -36,6 +37,7 @@ int nde_progress_done(FILE *f) {
   NDE_CHECK_NULL(f, "nde_progress_done");
   if (!is_terminal(f)) return 0;
   if (fputc('\n', f) == EOF || fflush(f) != 0)
-    return nde_error(NDE_ERR_IO, "nde_progress_done: write to terminal failed: %s", strerror(errno));
+    return nde_error(NDE_ERR_IO, "nde_progress_done: write to terminal failed: %s",
+                     strerror(errno));
   return 1;
 }

@@ -21,8 +21,7 @@ static const char *sched_name(int kind) {
 int nde_schedule_check(const nde_schedule *s) {
   NDE_CHECK_NULL(s, "nde_schedule_check");
   const char *nm = sched_name(s->kind);
-  if (!strcmp(nm, "unknown"))
-    return nde_error(NDE_ERR_KIND, "schedule: unknown kind %d", s->kind);
+  if (!strcmp(nm, "unknown")) return nde_error(NDE_ERR_KIND, "schedule: unknown kind %d", s->kind);
   if (!(isfinite(s->base_lr) && s->base_lr > 0))
     return nde_error(NDE_ERR_ARG, "schedule %s: base lr %g must be finite and > 0", nm, s->base_lr);
   if (s->kind == NDE_SCHED_STEP || s->kind == NDE_SCHED_MULTISTEP) {
@@ -33,8 +32,8 @@ int nde_schedule_check(const nde_schedule *s) {
     return nde_error(NDE_ERR_ARG, "schedule step: step size %d must be >= 1", s->step_size);
   if (s->kind == NDE_SCHED_MULTISTEP) {
     if (s->n_milestones < 0 || s->n_milestones > NDE_SCHED_MAX_MILESTONES)
-      return nde_error(NDE_ERR_ARG, "schedule multistep: %d milestones, at most %d", s->n_milestones,
-                       NDE_SCHED_MAX_MILESTONES);
+      return nde_error(NDE_ERR_ARG, "schedule multistep: %d milestones, at most %d",
+                       s->n_milestones, NDE_SCHED_MAX_MILESTONES);
     for (int i = 0; i < s->n_milestones; i++) {
       if (s->milestones[i] < 0 || (i > 0 && s->milestones[i] <= s->milestones[i - 1]))
         return nde_error(NDE_ERR_ARG,
@@ -47,8 +46,8 @@ int nde_schedule_check(const nde_schedule *s) {
     if (s->t_max < 1)
       return nde_error(NDE_ERR_ARG, "schedule cosine: period %d must be >= 1", s->t_max);
     if (!(isfinite(s->lr_min) && s->lr_min >= 0 && s->lr_min <= s->base_lr))
-      return nde_error(NDE_ERR_ARG, "schedule cosine: lr_min %g outside [0, base lr %g]",
-                       s->lr_min, s->base_lr);
+      return nde_error(NDE_ERR_ARG, "schedule cosine: lr_min %g outside [0, base lr %g]", s->lr_min,
+                       s->base_lr);
   }
   return NDE_OK;
 }

@@ -72,8 +72,7 @@ const char *nde_optim_kind_name(int kind);
 
 /* Create an optimizer for n > 0 parameters; opts NULL means the defaults.
  * Options are validated (ranges above). State starts at zero, step count 0. */
-int nde_optim_create(nde_optim_kind kind, size_t n, const nde_optim_options *opts,
-                     nde_optim **out);
+int nde_optim_create(nde_optim_kind kind, size_t n, const nde_optim_options *opts, nde_optim **out);
 void nde_optim_free(nde_optim *opt);
 
 /* One update of p (n values, in place) from gradient g (n values, not
@@ -135,8 +134,8 @@ typedef struct nde_schedule {
   int step_size;  /* step: epochs between decays, >= 1 */
   int n_milestones;
   int milestones[NDE_SCHED_MAX_MILESTONES]; /* multistep: strictly increasing, >= 0 */
-  int t_max;      /* cosine: period T in epochs, >= 1 */
-  double lr_min;  /* cosine: final rate in [0, base_lr] */
+  int t_max;                                /* cosine: period T in epochs, >= 1 */
+  double lr_min;                            /* cosine: final rate in [0, base_lr] */
 } nde_schedule;
 
 int nde_schedule_constant(nde_schedule *s, double base_lr);
@@ -164,6 +163,8 @@ double nde_lr_at(const nde_schedule *s, int epoch);
  * Writing is atomic: the file is written to "<path>.tmp.<pid>", flushed,
  * fsynced and renamed over <path>, then the directory is fsynced; a failed
  * write leaves any previous <path> untouched and removes the temporary.
+ * (The temporary's name holds the process id, so two threads of one process
+ * must not commit to the same path at the same time.)
  * ====================================================================== */
 
 typedef enum nde_ckpt_type {
@@ -303,7 +304,12 @@ int nde_csv_row(nde_csv *csv, const double *values, int n);
  * caller chooses f; the library never prints by itself.
  * ====================================================================== */
 
-int nde_progress(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#if defined(__GNUC__) || defined(__clang__)
+#define NDE_PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
+#else
+#define NDE_PRINTF_LIKE(f, a)
+#endif
+int nde_progress(FILE *f, const char *fmt, ...) NDE_PRINTF_LIKE(2, 3);
 int nde_progress_done(FILE *f);
 
 #ifdef __cplusplus

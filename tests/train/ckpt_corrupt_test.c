@@ -127,8 +127,8 @@ static void put_raw(bytes *x, const void *p, size_t n) {
   x->n += n;
 }
 /* A section with nbytes of data (zeros if data is NULL). */
-static void put_section(bytes *x, const char *name, uint32_t type, uint64_t count,
-                        const void *data, size_t nbytes) {
+static void put_section(bytes *x, const char *name, uint32_t type, uint64_t count, const void *data,
+                        size_t nbytes) {
   put32(x, (uint32_t)strlen(name));
   put_raw(x, name, strlen(name));
   put32(x, type);

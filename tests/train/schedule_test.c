@@ -5,7 +5,8 @@
 
 #include "train_test.h"
 
-#define LR_EQ(s, e, want) ck_assert_double_eq_tol(nde_lr_at((s), (e)), (want), 1e-15 + 1e-12 * (want))
+#define LR_EQ(s, e, want)                                                                          \
+  ck_assert_double_eq_tol(nde_lr_at((s), (e)), (want), 1e-15 + 1e-12 * (want))
 
 /* torchdiffeq odenet_mnist style: 0.1 decayed x0.1 at epochs 60, 100, 140. */
 START_TEST(multistep_around_milestones) {
