@@ -158,5 +158,5 @@ static int bn_init(nde_layer *L, nde_real *p, nde_real *s, nde_rng *rng) {
   return NDE_OK;
 }
 
-const nde_layer_ops nde_batchnorm_ops = {"batchnorm", bn_setup, bn_forward, bn_vjp, bn_init,
-                                         bn_destroy};
+const nde_layer_ops nde_batchnorm_ops = {"batchnorm", bn_setup, bn_forward,
+                                         bn_vjp,      bn_init,  bn_destroy};

@@ -19,10 +19,10 @@ static int build(const char *what, nde_shape in, int max_batch, const nde_layer_
 
 int nde_net_create_odefunc(nde_shape state, int groups, int max_batch, nde_net **out) {
   const int c = state.c;
-  const nde_layer_spec s[] = {nde_spec_groupnorm(groups),       nde_spec_act(NDE_LAYER_RELU),
-                              nde_spec_concat_conv2d(c, 3, 1, 1), nde_spec_groupnorm(groups),
-                              nde_spec_act(NDE_LAYER_RELU),       nde_spec_concat_conv2d(c, 3, 1, 1),
-                              nde_spec_groupnorm(groups)};
+  const nde_layer_spec s[] = {
+      nde_spec_groupnorm(groups), nde_spec_act(NDE_LAYER_RELU), nde_spec_concat_conv2d(c, 3, 1, 1),
+      nde_spec_groupnorm(groups), nde_spec_act(NDE_LAYER_RELU), nde_spec_concat_conv2d(c, 3, 1, 1),
+      nde_spec_groupnorm(groups)};
   return build("odefunc", state, max_batch, s, (int)(sizeof s / sizeof s[0]), out);
 }
 
@@ -41,8 +41,7 @@ int nde_net_create_odenet_head(nde_shape state, int groups, int nclasses, int ma
   return build("odenet head", state, max_batch, s, (int)(sizeof s / sizeof s[0]), out);
 }
 
-int nde_net_create_odenet_head_features(nde_shape state, int groups, int max_batch,
-                                        nde_net **out) {
+int nde_net_create_odenet_head_features(nde_shape state, int groups, int max_batch, nde_net **out) {
   const nde_layer_spec s[] = {nde_spec_groupnorm(groups), nde_spec_act(NDE_LAYER_RELU),
                               nde_spec_avgpool()};
   return build("odenet head features", state, max_batch, s, (int)(sizeof s / sizeof s[0]), out);

@@ -22,11 +22,11 @@
 #include "nets/layer_impl.h"
 
 typedef struct gn_impl {
-  int groups, cpg;   /* number of groups, channels per group */
-  size_t hw;         /* pixels per channel */
-  double *mean;      /* max_batch * groups: statistics of the last forward */
+  int groups, cpg; /* number of groups, channels per group */
+  size_t hw;       /* pixels per channel */
+  double *mean;    /* max_batch * groups: statistics of the last forward */
   double *rstd;
-  double *acc;       /* 2C: dgamma, dbeta accumulated over the batch in double */
+  double *acc; /* 2C: dgamma, dbeta accumulated over the batch in double */
 } gn_impl;
 
 static void gn_destroy(nde_layer *L) {
@@ -60,8 +60,8 @@ static int gn_setup(nde_layer *L) {
   g->acc = malloc(2 * (size_t)C * sizeof *g->acc);
   if (!g->mean || !g->rstd || !g->acc) {
     gn_destroy(L);
-    return nde_layer_error(L, NDE_ERR_NOMEM, "out of memory for batch %d x %d groups",
-                           L->max_batch, G);
+    return nde_layer_error(L, NDE_ERR_NOMEM, "out of memory for batch %d x %d groups", L->max_batch,
+                           G);
   }
   return NDE_OK;
 }
@@ -159,5 +159,5 @@ static int gn_init(nde_layer *L, nde_real *p, nde_real *s, nde_rng *rng) {
   return NDE_OK;
 }
 
-const nde_layer_ops nde_groupnorm_ops = {"groupnorm", gn_setup, gn_forward, gn_vjp, gn_init,
-                                         gn_destroy};
+const nde_layer_ops nde_groupnorm_ops = {"groupnorm", gn_setup, gn_forward,
+                                         gn_vjp,      gn_init,  gn_destroy};

@@ -32,8 +32,10 @@ static int rb_setup(nde_layer *L) {
     norm = nde_spec_batchnorm();
     norm.momentum = L->spec.momentum;
   } else {
-    return nde_layer_error(L, NDE_ERR_KIND, "norm kind %d is neither NDE_NORM_GROUP (0) nor "
-                           "NDE_NORM_BATCH (1)", L->spec.norm);
+    return nde_layer_error(L, NDE_ERR_KIND,
+                           "norm kind %d is neither NDE_NORM_GROUP (0) nor "
+                           "NDE_NORM_BATCH (1)",
+                           L->spec.norm);
   }
   norm.eps = L->spec.eps;
   nde_layer_spec conv = nde_spec_conv2d(C, 3, 1, 1);
@@ -79,5 +81,5 @@ static int rb_init(nde_layer *L, nde_real *p, nde_real *s, nde_rng *rng) {
   return nde_net_init_slices(L->impl, p, s, rng);
 }
 
-const nde_layer_ops nde_resblock_ops = {"resblock", rb_setup, rb_forward, rb_vjp, rb_init,
-                                        rb_destroy};
+const nde_layer_ops nde_resblock_ops = {"resblock", rb_setup, rb_forward,
+                                        rb_vjp,     rb_init,  rb_destroy};

@@ -7,8 +7,8 @@
 
 #include "support/testutil.h"
 
-#define ASSERT_MSG_HAS(s)                                                                      \
-  ck_assert_msg(strstr(nde_last_error(), (s)) != NULL, "message '%s' lacks '%s'",             \
+#define ASSERT_MSG_HAS(s)                                                                          \
+  ck_assert_msg(strstr(nde_last_error(), (s)) != NULL, "message '%s' lacks '%s'",                  \
                 nde_last_error(), (s))
 
 /* Forward tolerance: float arithmetic on O(1) values. */
@@ -111,16 +111,16 @@ static void gradcheck_gn(nde_shape in, int groups, int n, unsigned long seed) {
   nde_net *net = make1(in, n, nde_spec_groupnorm(groups));
   double ex, ep;
   ck_assert_int_eq(tu_gradcheck_net(net, 0, n, seed, TU_FD_STEP, &ex, &ep), NDE_OK);
-  ck_assert_msg(ex <= TU_GRAD_TOL && ep <= TU_GRAD_TOL,
-                "groupnorm C=%d G=%d: err_x %g err_p %g", in.c, groups, ex, ep);
+  ck_assert_msg(ex <= TU_GRAD_TOL && ep <= TU_GRAD_TOL, "groupnorm C=%d G=%d: err_x %g err_p %g",
+                in.c, groups, ex, ep);
   nde_net_free(net);
 }
 
 START_TEST(gn_gradcheck) {
   gradcheck_gn(nde_shape_chw(6, 3, 2), 3, 2, 31);
-  gradcheck_gn(nde_shape_chw(4, 2, 2), 1, 3, 32);   /* layer norm over all channels */
-  gradcheck_gn(nde_shape_chw(4, 3, 3), 4, 2, 33);   /* instance norm */
-  gradcheck_gn(nde_shape_vec(8), 2, 2, 34);         /* dense features */
+  gradcheck_gn(nde_shape_chw(4, 2, 2), 1, 3, 32); /* layer norm over all channels */
+  gradcheck_gn(nde_shape_chw(4, 3, 3), 4, 2, 33); /* instance norm */
+  gradcheck_gn(nde_shape_vec(8), 2, 2, 34);       /* dense features */
 }
 END_TEST
 
@@ -200,7 +200,7 @@ START_TEST(bn_training_forward_and_running_stats) {
   const double yh[] = {-3 * r5, -r5, 1, 1, r5, 3 * r5, 1 + 2 * r2, 1 - 2 * r2};
   for (int i = 0; i < 8; i++) ck_assert_double_eq_tol(y[i], yh[i], 1e-5);
   const nde_real *st = nde_net_state(net);
-  ck_assert_double_eq_tol(st[0], 0.4, 1e-6);                    /* 0.9 * 0 + 0.1 * 4 */
+  ck_assert_double_eq_tol(st[0], 0.4, 1e-6); /* 0.9 * 0 + 0.1 * 4 */
   ck_assert_double_eq_tol(st[1], 0.0, 1e-6);
   ck_assert_double_eq_tol(st[2], 0.9 + 0.1 * 20.0 / 3.0, 1e-6); /* unbiased variance */
   ck_assert_double_eq_tol(st[3], 0.9 + 0.1 * 8.0 / 3.0, 1e-6);
@@ -214,9 +214,9 @@ END_TEST
 START_TEST(bn_eval_forward_uses_running_stats) {
   nde_net *net = bn_hand_net();
   nde_real *st = nde_net_state(net);
-  st[0] = 1;     /* running mean (1, -1) */
+  st[0] = 1; /* running mean (1, -1) */
   st[1] = -1;
-  st[2] = 4;     /* running var (4, 0.25) */
+  st[2] = 4; /* running var (4, 0.25) */
   st[3] = 0.25;
   ck_assert_int_eq(nde_net_set_training(net, 0), NDE_OK);
   nde_real y[8];
@@ -262,8 +262,8 @@ START_TEST(bn_gradcheck_training_and_eval) {
     nde_net_set_training(net, mode);
     double ex, ep;
     ck_assert_int_eq(tu_gradcheck_net(net, 0, 3, 51 + mode, TU_FD_STEP, &ex, &ep), NDE_OK);
-    ck_assert_msg(ex <= TU_GRAD_TOL && ep <= TU_GRAD_TOL, "batchnorm training=%d: err_x %g err_p %g",
-                  mode, ex, ep);
+    ck_assert_msg(ex <= TU_GRAD_TOL && ep <= TU_GRAD_TOL,
+                  "batchnorm training=%d: err_x %g err_p %g", mode, ex, ep);
     nde_net_free(net);
   }
   /* Dense features (1 x 1 maps): statistics over the batch only. */
