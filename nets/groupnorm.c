@@ -66,6 +66,58 @@ static int gn_setup(nde_layer *L) {
   return NDE_OK;
 }
 
+/* Reductions in double with four independent accumulators. The compiler
+ * may not reassociate floating-point additions, so a single accumulator is
+ * one serial chain bound by the add latency; four chains run about 4x faster
+ * (GroupNorm is a sizable share of an ODE-function evaluation) and their
+ * rounding error grows no faster. */
+static double sum4(const nde_real *x, size_t m) {
+  double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+  size_t j = 0;
+  for (; j + 4 <= m; j += 4) {
+    a0 += x[j];
+    a1 += x[j + 1];
+    a2 += x[j + 2];
+    a3 += x[j + 3];
+  }
+  for (; j < m; j++) a0 += x[j];
+  return (a0 + a1) + (a2 + a3);
+}
+
+/* sum (x - mu)^2 */
+static double sqdev4(const nde_real *x, size_t m, double mu) {
+  double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+  size_t j = 0;
+  for (; j + 4 <= m; j += 4) {
+    const double d0 = x[j] - mu, d1 = x[j + 1] - mu, d2 = x[j + 2] - mu, d3 = x[j + 3] - mu;
+    a0 += d0 * d0;
+    a1 += d1 * d1;
+    a2 += d2 * d2;
+    a3 += d3 * d3;
+  }
+  for (; j < m; j++) a0 += (x[j] - mu) * (x[j] - mu);
+  return (a0 + a1) + (a2 + a3);
+}
+
+/* *s = sum dy, *sd = sum dy (x - mu) */
+static void dydev4(const nde_real *dy, const nde_real *x, size_t m, double mu, double *s,
+                   double *sd) {
+  double a0 = 0, a1 = 0, b0 = 0, b1 = 0;
+  size_t j = 0;
+  for (; j + 2 <= m; j += 2) {
+    a0 += dy[j];
+    a1 += dy[j + 1];
+    b0 += dy[j] * (x[j] - mu);
+    b1 += dy[j + 1] * (x[j + 1] - mu);
+  }
+  for (; j < m; j++) {
+    a0 += dy[j];
+    b0 += dy[j] * (x[j] - mu);
+  }
+  *s = a0 + a1;
+  *sd = b0 + b1;
+}
+
 static int gn_forward(nde_layer *L, const nde_layer_ctx *ctx, double t, int n, const nde_real *x,
                       nde_real *y) {
   gn_impl *g = L->impl;
@@ -79,15 +131,8 @@ static int gn_forward(nde_layer *L, const nde_layer_ctx *ctx, double t, int n, c
       const nde_real *xg = x + off;
       /* Two passes (mean, then squared deviations) avoid the cancellation of
        * E[x^2] - E[x]^2. */
-      double s = 0;
-      for (size_t j = 0; j < M; j++) s += xg[j];
-      const double mu = s / (double)M;
-      double v = 0;
-      for (size_t j = 0; j < M; j++) {
-        const double d = xg[j] - mu;
-        v += d * d;
-      }
-      const double rstd = 1.0 / sqrt(v / (double)M + eps);
+      const double mu = sum4(xg, M) / (double)M;
+      const double rstd = 1.0 / sqrt(sqdev4(xg, M, mu) / (double)M + eps);
       g->mean[(size_t)i * G + k] = mu;
       g->rstd[(size_t)i * G + k] = rstd;
       for (int c = 0; c < cpg; c++) {
@@ -120,28 +165,23 @@ static int gn_vjp(nde_layer *L, const nde_layer_ctx *ctx, int n, const nde_real 
       for (int c = 0; c < cpg; c++) {
         const int ch = k * cpg + c;
         const nde_real *xc = x + off + (size_t)c * hw, *dyc = dy + off + (size_t)c * hw;
-        double sdy = 0, sdyx = 0;
-        for (size_t p = 0; p < hw; p++) {
-          const double xh = (xc[p] - mu) * rstd;
-          sdy += dyc[p];
-          sdyx += dyc[p] * xh;
-        }
+        double sdy, sdyx;
+        dydev4(dyc, xc, hw, mu, &sdy, &sdyx);
+        sdyx *= rstd; /* sum dy * xhat */
         sg += gamma[ch] * sdy;
         sgx += gamma[ch] * sdyx;
         dgamma[ch] += sdyx;
         dbeta[ch] += sdy;
       }
       if (!dx) continue;
+      /* dx = rstd (gamma dy - mg - xhat mgx) = a dy + b (x - mu) + c0 per channel. */
       const double mg = sg / (double)M, mgx = sgx / (double)M;
+      const double bx = -rstd * rstd * mgx, c0 = -rstd * mg;
       for (int c = 0; c < cpg; c++) {
-        const int ch = k * cpg + c;
-        const double gam = gamma[ch];
+        const double a = rstd * gamma[k * cpg + c];
         const nde_real *xc = x + off + (size_t)c * hw, *dyc = dy + off + (size_t)c * hw;
         nde_real *dxc = dx + off + (size_t)c * hw;
-        for (size_t p = 0; p < hw; p++) {
-          const double xh = (xc[p] - mu) * rstd;
-          dxc[p] = (nde_real)(rstd * (gam * dyc[p] - mg - xh * mgx));
-        }
+        for (size_t p = 0; p < hw; p++) dxc[p] = (nde_real)(a * dyc[p] + bx * (xc[p] - mu) + c0);
       }
     }
   }
