@@ -7,6 +7,10 @@
 #include "nde/nets.h"
 #include "nde/ode.h"
 #include "nde/adjoint.h"
+#include "nde/rman.h"
+#include "nde/data.h"
 #include "nde/train.h"
+
+#include "nde/models.h"
 
 #endif
