@@ -11,6 +11,4 @@
 #include "nde/data.h"
 #include "nde/train.h"
 
-#include "nde/models.h"
-
 #endif
