@@ -13,7 +13,8 @@ struct nde_batch_iter {
   double *mean, *std;     /* [c] or NULL */
   nde_real *fill;         /* [c] normalized value of a black (0) pixel */
   int ns;                 /* samples per epoch */
-  int *order;             /* [ns] this epoch's sample order */
+  int *pool;              /* [ns] the fixed sample pool, in its create-time order */
+  int *order;             /* [ns] this epoch's sample order: a shuffle of pool */
   int pos;                /* next position in order */
   int cap;                /* batch capacity = min(batch_size, ns) */
   nde_real *x;            /* [cap * numel] */
@@ -37,6 +38,7 @@ void nde_batch_iter_free(nde_batch_iter *it) {
   free(it->std);
   free(it->fill);
   free(it->order);
+  free(it->pool);
   free(it->x);
   free(it->tmp);
   free(it->labels);
@@ -69,6 +71,7 @@ int nde_batch_iter_create(const nde_dataset *ds, const nde_batch_options *opts,
   it->ns = (o.subset > 0 && o.subset < ds->n) ? o.subset : ds->n;
   it->cap = o.batch_size < it->ns ? o.batch_size : it->ns;
   it->order = malloc((size_t)ds->n * sizeof *it->order);
+  it->pool = malloc((size_t)it->ns * sizeof *it->pool);
   it->fill = malloc(c * sizeof *it->fill);
   it->x = malloc((size_t)it->cap * numel * sizeof *it->x);
   it->tmp = malloc(numel * sizeof *it->tmp);
@@ -78,7 +81,7 @@ int nde_batch_iter_create(const nde_dataset *ds, const nde_batch_options *opts,
     it->mean = malloc(c * sizeof *it->mean);
     it->std = malloc(c * sizeof *it->std);
   }
-  if (!it->order || !it->fill || !it->x || !it->tmp || !it->labels || !it->index ||
+  if (!it->order || !it->pool || !it->fill || !it->x || !it->tmp || !it->labels || !it->index ||
       (o.mean && (!it->mean || !it->std))) {
     nde_batch_iter_free(it);
     return nde_error(NDE_ERR_NOMEM, "%s: no memory for batches of %d x %zu values", where, it->cap,
@@ -101,6 +104,7 @@ int nde_batch_iter_create(const nde_dataset *ds, const nde_batch_options *opts,
     nde_data_permutation(it->order, ds->n, &it->rng);
   else
     for (int i = 0; i < ds->n; i++) it->order[i] = i;
+  memcpy(it->pool, it->order, (size_t)it->ns * sizeof *it->pool);
   nde_batch_iter_start(it);
   *out = it;
   return NDE_OK;
@@ -109,7 +113,24 @@ int nde_batch_iter_create(const nde_dataset *ds, const nde_batch_options *opts,
 int nde_batch_iter_start(nde_batch_iter *it) {
   NDE_CHECK_NULL(it, "nde_batch_iter_start");
   it->pos = 0;
+  /* Each epoch's order depends only on the pool and the generator state, so
+     a run resumed with nde_batch_iter_set_rng replays the same batches. */
+  memcpy(it->order, it->pool, (size_t)it->ns * sizeof *it->order);
   if (it->opts.shuffle) return nde_data_shuffle(it->order, it->ns, &it->rng);
+  return NDE_OK;
+}
+
+int nde_batch_iter_get_rng(const nde_batch_iter *it, nde_rng *rng) {
+  NDE_CHECK_NULL(it, "nde_batch_iter_get_rng");
+  NDE_CHECK_NULL(rng, "nde_batch_iter_get_rng");
+  *rng = it->rng;
+  return NDE_OK;
+}
+
+int nde_batch_iter_set_rng(nde_batch_iter *it, const nde_rng *rng) {
+  NDE_CHECK_NULL(it, "nde_batch_iter_set_rng");
+  NDE_CHECK_NULL(rng, "nde_batch_iter_set_rng");
+  it->rng = *rng;
   return NDE_OK;
 }
 

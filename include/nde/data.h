@@ -155,6 +155,12 @@ int nde_batch_iter_start(nde_batch_iter *it);
 int nde_batch_iter_next(nde_batch_iter *it, nde_batch *b);
 /* Samples per epoch (after subset) and batches per epoch (after drop_last). */
 int nde_batch_iter_samples(const nde_batch_iter *it);
+/* The generator behind shuffling and augmentation. Every epoch's order is a
+ * shuffle of the fixed pool driven only by this state, so saving it after an
+ * epoch and restoring it (before nde_batch_iter_start) replays the same
+ * batches in a resumed run. */
+int nde_batch_iter_get_rng(const nde_batch_iter *it, nde_rng *rng);
+int nde_batch_iter_set_rng(nde_batch_iter *it, const nde_rng *rng);
 int nde_batch_iter_batches(const nde_batch_iter *it);
 
 #ifdef __cplusplus

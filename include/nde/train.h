@@ -312,6 +312,68 @@ int nde_csv_row(nde_csv *csv, const double *values, int n);
 int nde_progress(FILE *f, const char *fmt, ...) NDE_PRINTF_LIKE(2, 3);
 int nde_progress_done(FILE *f);
 
+/* ======================================================================
+ * The training loop (train/loop.c): epochs of shuffled mini-batches with
+ * augmentation, an optimizer step per batch, test evaluation per epoch,
+ * per-epoch and per-batch CSV logs, an atomic checkpoint after every epoch
+ * and resumption from it. A resumed run ends with the same parameters as an
+ * uninterrupted one (the optimizer state, the epoch and the data order's
+ * generator state are all in the checkpoint).
+ *
+ * Files written under out_dir (which must exist):
+ *   epochs.csv   epoch, lr, alpha, train_loss, train_err, test_err, nfe_f,
+ *                nfe_b, steps_f, rejected_f, steps_b, test_nfe_f,
+ *                mean_energy, effective_attractors, seconds
+ *                (NFE columns: mean per training batch over the epoch;
+ *                nfe_b = backward RHS + quadrature evaluations)
+ *   batches.csv  epoch, batch, loss, err, nfe_f, nfe_b, steps_f, rejected_f,
+ *                steps_b, seconds
+ *   checkpoint.ndeckpt  parameters, model state, optimizer, epoch, data RNG
+ * ====================================================================== */
+
+struct nde_model;
+struct nde_dataset;
+
+typedef struct nde_train_options {
+  int epochs;            /* total epochs (5) */
+  int batch;             /* mini-batch size (128), <= the model's max_batch */
+  int optim;             /* nde_optim_kind (SGD) */
+  nde_optim_options optim_opts; /* momentum 0.9 for SGD by default */
+  nde_schedule schedule; /* lr per epoch (constant 0.1 * batch / 128) */
+  int crop_pad;          /* random crop padding (4), 0 = none */
+  int hflip;             /* horizontal flips (0: not for Fashion-MNIST) */
+  int subset_train;      /* 0 = all */
+  int subset_test;       /* 0 = all */
+  uint64_t seed;         /* data order and augmentation (1) */
+  const char *out_dir;   /* required */
+  int resume;            /* 1: continue from out_dir/checkpoint.ndeckpt */
+  int stop_after;        /* stop after this many epochs in THIS call (0 = no limit);
+                            for tests of resumption */
+  FILE *progress;        /* progress line target (NULL: none); only a terminal shows it */
+  const char *label;     /* prefix of the progress line */
+} nde_train_options;
+
+nde_train_options nde_train_options_default(void);
+
+typedef struct nde_train_summary {
+  int epochs_done;
+  double train_loss, train_err, test_err; /* last epoch, errors as fractions */
+  double nfe_f, nfe_b;                    /* mean per batch over the last epoch */
+  double test_nfe_f;                      /* mean per test batch, last epoch */
+  double sec_per_epoch;                   /* mean over the epochs run in this call */
+  int effective_attractors;               /* after the last epoch (0 without RMAN) */
+} nde_train_summary;
+
+int nde_train_run(struct nde_model *m, const struct nde_dataset *train,
+                  const struct nde_dataset *test, const nde_train_options *opt,
+                  nde_train_summary *summary);
+
+/* Test error (fraction) and mean NFE-F per batch of a model on a dataset,
+ * evaluation mode, batches of the model's max_batch. mean/std normalize
+ * (may be NULL). */
+int nde_train_evaluate(struct nde_model *m, const struct nde_dataset *ds, const double *mean,
+                       const double *std, int subset, double *err, double *nfe_f);
+
 #ifdef __cplusplus
 }
 #endif

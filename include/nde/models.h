@@ -1,0 +1,104 @@
+/* nde/models.h: the classifiers of DESIGN 4.1 assembled from nets/, ode/
+ * and rman/, with ONE flat parameter vector:
+ *
+ *   x -> stem -> body -> head features (GN, ReLU, global average pool: the
+ *   pooled features p in R^c where RMAN attaches) -> Linear -> logits
+ *
+ * body is the ODE block (the ODE function integrated over [t0, T] by an nde
+ * solver, gradient by its adjoint) for NDE_MODEL_ODENET, and six
+ * pre-activation residual blocks for NDE_MODEL_RESNET6 (the baseline of
+ * torchdiffeq's odenet_mnist example).
+ *
+ * Loss of a batch: mean cross-entropy + (alpha / n) sum_i E(p_i) when the
+ * model has h > 0 attractors (DESIGN 4.4). Parameter layout:
+ * [stem | body | head features | linear | attractors (h x c)].
+ */
+#ifndef NDE_MODELS_H
+#define NDE_MODELS_H
+
+#include "nde/adjoint.h"
+#include "nde/nets.h"
+#include "nde/ode.h"
+#include "nde/rman.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum nde_model_kind {
+  NDE_MODEL_ODENET = 1, /* stem -> ODE block -> head (208,266 parameters at 1x28x28, K = 10) */
+  NDE_MODEL_RESNET6 = 2 /* stem -> 6 residual blocks -> head (576,778 parameters) */
+} nde_model_kind;
+
+typedef struct nde_model_options {
+  int kind;           /* nde_model_kind */
+  nde_shape in;       /* input image shape, (1, 28, 28) */
+  int nclasses;       /* 10 */
+  int width;          /* channels of the state, 64 */
+  int groups;         /* GroupNorm groups, 32 */
+  int attractors;     /* RMAN h, 0 = no RMAN */
+  int max_batch;      /* 128 */
+  nde_ode_options ode;   /* ODE block solver and adjoint (DESIGN 4.1: rtol = atol = 1e-3, [0, 1]) */
+  nde_rman_options rman; /* energy options and alpha schedule */
+} nde_model_options;
+
+nde_model_options nde_model_options_default(int kind);
+const char *nde_model_kind_name(int kind);
+int nde_model_kind_parse(const char *name, int *kind);
+
+typedef struct nde_model nde_model;
+
+int nde_model_create(const nde_model_options *opt, nde_model **out);
+void nde_model_free(nde_model *m);
+
+const nde_model_options *nde_model_get_options(const nde_model *m);
+size_t nde_model_num_params(const nde_model *m);
+nde_real *nde_model_params(nde_model *m);
+nde_real *nde_model_grads(nde_model *m);
+/* Non-trainable state (BatchNorm running statistics; empty for GroupNorm
+ * models): count and pointer, for checkpoints. */
+size_t nde_model_num_state(const nde_model *m);
+int nde_model_state(nde_model *m, nde_real **ptr, size_t *count);
+/* The attractors (h x c, inside the parameter vector); NULL when h = 0. */
+const nde_real *nde_model_attractors(const nde_model *m);
+/* Offset and length of the attractors in the parameter vector. */
+int nde_model_attractor_slice(const nde_model *m, size_t *offset, size_t *count);
+
+/* PyTorch default initialization of every layer, attractors N(0, 1). */
+int nde_model_init(nde_model *m, nde_rng *rng);
+int nde_model_set_training(nde_model *m, int training);
+
+/* What one forward pass measured. */
+typedef struct nde_model_result {
+  double loss;        /* xent + rman term */
+  double xent;        /* mean cross-entropy */
+  double rman_loss;   /* (alpha / n) sum E_i, 0 without attractors */
+  double mean_energy; /* (1/n) sum E_i */
+  int nerr;           /* misclassified samples */
+  nde_ode_stats fwd;  /* ODE block forward statistics (zero for ResNets) */
+} nde_model_result;
+
+/* Forward pass of n samples (x: n * in numel, labels: n in [0, nclasses)).
+ * With grad != 0 the pass records what nde_model_backward needs (the
+ * adjoint's checkpoints); with grad == 0 (evaluation) it only solves.
+ * labels may be NULL when only logits are wanted (res->loss is then 0). */
+int nde_model_forward(nde_model *m, int n, const nde_real *x, const int *labels, double alpha,
+                      int grad, nde_model_result *res);
+
+/* Backward pass of the last forward (which had grad != 0): OVERWRITES the
+ * gradient vector with d loss / d theta. bwd (may be NULL) receives the ODE
+ * block's backward statistics. */
+int nde_model_backward(nde_model *m, nde_ode_stats *bwd);
+
+/* Outputs of the last forward: logits (n x nclasses), pooled features
+ * (n x width). */
+const nde_real *nde_model_logits(const nde_model *m);
+const nde_real *nde_model_features(const nde_model *m);
+
+/* The ODE block's solver (NULL for ResNets), e.g. for cumulative statistics. */
+nde_ode *nde_model_ode(nde_model *m);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

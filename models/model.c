@@ -1,0 +1,301 @@
+/* Classifier models: stem -> body (ODE block or residual blocks) -> head,
+ * optional RMAN energy on the pooled features; one flat parameter vector.
+ * See nde/models.h for the layout and DESIGN 4.1 / 4.4 for the maths. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error_impl.h"
+#include "nde/models.h"
+
+struct nde_model {
+  nde_model_options opt;
+  nde_net *stem, *body, *odefunc, *headf, *linear;
+  nde_field *field;
+  nde_ode *ode;
+  nde_rman *rman;
+  size_t nparam, att_off, ode_off;
+  nde_real *params, *grads;
+  size_t dim;        /* state values per sample (body input) */
+  double *y0, *yT;   /* ODE block state buffers (n * dim) */
+  double *dyT, *dy0; /* their cotangents */
+  double *gtheta;    /* ODE function parameter gradient in double */
+  nde_real *hT, *dh; /* body output as nde_real and the cotangent at the body's ends */
+  nde_real *dlogits, *dfeat;
+  int last_n, last_grad;
+  double last_alpha;
+};
+
+nde_model_options nde_model_options_default(int kind) {
+  nde_model_options o;
+  memset(&o, 0, sizeof o);
+  o.kind = kind;
+  o.in = nde_shape_chw(1, 28, 28);
+  o.nclasses = 10;
+  o.width = 64;
+  o.groups = 32;
+  o.attractors = 0;
+  o.max_batch = 128;
+  o.ode = nde_ode_options_default();
+  o.rman = nde_rman_options_default();
+  return o;
+}
+
+const char *nde_model_kind_name(int kind) {
+  switch (kind) {
+  case NDE_MODEL_ODENET: return "odenet";
+  case NDE_MODEL_RESNET6: return "resnet6";
+  default: return "unknown";
+  }
+}
+
+int nde_model_kind_parse(const char *name, int *kind) {
+  NDE_CHECK_NULL(name, "nde_model_kind_parse");
+  NDE_CHECK_NULL(kind, "nde_model_kind_parse");
+  if (!strcmp(name, "odenet")) *kind = NDE_MODEL_ODENET;
+  else if (!strcmp(name, "resnet6")) *kind = NDE_MODEL_RESNET6;
+  else return nde_error(NDE_ERR_KIND, "unknown model '%s' (choose odenet or resnet6)", name);
+  return NDE_OK;
+}
+
+void nde_model_free(nde_model *m) {
+  if (!m) return;
+  nde_ode_free(m->ode);
+  nde_field_free(m->field);
+  nde_rman_free(m->rman);
+  nde_net_free(m->stem);
+  nde_net_free(m->body);
+  nde_net_free(m->odefunc);
+  nde_net_free(m->headf);
+  nde_net_free(m->linear);
+  free(m->params);
+  free(m->grads);
+  free(m->y0);
+  free(m->yT);
+  free(m->dyT);
+  free(m->dy0);
+  free(m->gtheta);
+  free(m->hT);
+  free(m->dh);
+  free(m->dlogits);
+  free(m->dfeat);
+  free(m);
+}
+
+/* Bind net to the slice of the model vector starting at *off, advance *off. */
+static void bind_slice(nde_model *m, nde_net *net, size_t *off) {
+  nde_net_bind(net, m->params + *off, m->grads + *off);
+  *off += nde_net_num_params(net);
+}
+
+int nde_model_create(const nde_model_options *opt, nde_model **out) {
+  NDE_CHECK_NULL(out, "nde_model_create");
+  *out = NULL;
+  NDE_CHECK_NULL(opt, "nde_model_create");
+  if (opt->kind != NDE_MODEL_ODENET && opt->kind != NDE_MODEL_RESNET6)
+    return nde_error(NDE_ERR_KIND, "nde_model_create: unknown model kind %d", opt->kind);
+  if (opt->nclasses < 2 || opt->width < 1 || opt->groups < 1 || opt->attractors < 0 ||
+      opt->max_batch < 1)
+    return nde_error(NDE_ERR_ARG,
+                     "nde_model_create: need nclasses >= 2, width >= 1, groups >= 1, "
+                     "attractors >= 0, max_batch >= 1 (got %d, %d, %d, %d, %d)",
+                     opt->nclasses, opt->width, opt->groups, opt->attractors, opt->max_batch);
+  nde_model *m = calloc(1, sizeof *m);
+  if (!m) return nde_error(NDE_ERR_NOMEM, "nde_model_create: out of memory");
+  m->opt = *opt;
+  m->opt.ode.tout = NULL; /* the model always uses the single output time T */
+  m->opt.ode.nout = 0;
+  const int B = opt->max_batch;
+  int rc = nde_net_create_odenet_stem(opt->in, opt->width, opt->groups, B, &m->stem);
+  if (rc) goto fail;
+  nde_shape st = nde_net_out_shape(m->stem);
+  m->dim = nde_shape_numel(st);
+  if (opt->kind == NDE_MODEL_ODENET)
+    rc = nde_net_create_odefunc(st, opt->groups, B, &m->odefunc);
+  else
+    rc = nde_net_create_resnet6_body(st, opt->groups, B, &m->body);
+  if (rc) goto fail;
+  if ((rc = nde_net_create_odenet_head_features(st, opt->groups, B, &m->headf))) goto fail;
+  if ((rc = nde_net_create_linear_head(opt->width, opt->nclasses, B, &m->linear))) goto fail;
+  if (opt->attractors > 0 && (rc = nde_rman_create(opt->width, opt->attractors, &opt->rman, &m->rman)))
+    goto fail;
+
+  nde_net *body = m->odefunc ? m->odefunc : m->body;
+  m->nparam = nde_net_num_params(m->stem) + nde_net_num_params(body) +
+              nde_net_num_params(m->headf) + nde_net_num_params(m->linear) +
+              (size_t)opt->attractors * opt->width;
+  m->params = calloc(m->nparam, sizeof(nde_real));
+  m->grads = calloc(m->nparam, sizeof(nde_real));
+  size_t nd = (size_t)B * m->dim;
+  m->hT = malloc(nd * sizeof(nde_real));
+  m->dh = malloc(nd * sizeof(nde_real));
+  m->dlogits = malloc((size_t)B * opt->nclasses * sizeof(nde_real));
+  m->dfeat = malloc((size_t)B * opt->width * sizeof(nde_real));
+  if (!m->params || !m->grads || !m->hT || !m->dh || !m->dlogits || !m->dfeat) {
+    rc = nde_error(NDE_ERR_NOMEM, "nde_model_create: out of memory for %zu parameters", m->nparam);
+    goto fail;
+  }
+  size_t off = 0;
+  bind_slice(m, m->stem, &off);
+  m->ode_off = off;
+  bind_slice(m, body, &off);
+  bind_slice(m, m->headf, &off);
+  bind_slice(m, m->linear, &off);
+  m->att_off = off;
+
+  if (m->odefunc) {
+    if ((rc = nde_field_create_net(m->odefunc, &m->field))) goto fail;
+    if ((rc = nde_ode_create(m->field, &m->opt.ode, B, &m->ode))) goto fail;
+    m->y0 = malloc(nd * sizeof(double));
+    m->yT = malloc(nd * sizeof(double));
+    m->dyT = malloc(nd * sizeof(double));
+    m->dy0 = malloc(nd * sizeof(double));
+    m->gtheta = malloc(nde_net_num_params(m->odefunc) * sizeof(double));
+    if (!m->y0 || !m->yT || !m->dyT || !m->dy0 || !m->gtheta) {
+      rc = nde_error(NDE_ERR_NOMEM, "nde_model_create: out of memory for the ODE block");
+      goto fail;
+    }
+  }
+  *out = m;
+  return NDE_OK;
+fail:
+  nde_model_free(m);
+  return nde_error_wrap(rc, "model %s: ", nde_model_kind_name(opt->kind));
+}
+
+const nde_model_options *nde_model_get_options(const nde_model *m) { return &m->opt; }
+size_t nde_model_num_params(const nde_model *m) { return m->nparam; }
+nde_real *nde_model_params(nde_model *m) { return m->params; }
+nde_real *nde_model_grads(nde_model *m) { return m->grads; }
+nde_ode *nde_model_ode(nde_model *m) { return m ? m->ode : NULL; }
+const nde_real *nde_model_logits(const nde_model *m) { return nde_net_output(m->linear); }
+const nde_real *nde_model_features(const nde_model *m) { return nde_net_output(m->headf); }
+
+const nde_real *nde_model_attractors(const nde_model *m) {
+  return m->opt.attractors > 0 ? m->params + m->att_off : NULL;
+}
+
+int nde_model_attractor_slice(const nde_model *m, size_t *offset, size_t *count) {
+  NDE_CHECK_NULL(m, "nde_model_attractor_slice");
+  if (offset) *offset = m->att_off;
+  if (count) *count = (size_t)m->opt.attractors * m->opt.width;
+  return NDE_OK;
+}
+
+/* Only the residual body can hold BatchNorm state; the stem and head use
+ * GroupNorm. */
+size_t nde_model_num_state(const nde_model *m) { return m->body ? nde_net_num_state(m->body) : 0; }
+
+int nde_model_state(nde_model *m, nde_real **ptr, size_t *count) {
+  NDE_CHECK_NULL(m, "nde_model_state");
+  if (ptr) *ptr = m->body ? nde_net_state(m->body) : NULL;
+  if (count) *count = nde_model_num_state(m);
+  return NDE_OK;
+}
+
+int nde_model_init(nde_model *m, nde_rng *rng) {
+  NDE_CHECK_NULL(m, "nde_model_init");
+  NDE_CHECK_NULL(rng, "nde_model_init");
+  int rc;
+  if ((rc = nde_net_init(m->stem, rng))) return rc;
+  if ((rc = nde_net_init(m->odefunc ? m->odefunc : m->body, rng))) return rc;
+  if ((rc = nde_net_init(m->headf, rng))) return rc;
+  if ((rc = nde_net_init(m->linear, rng))) return rc;
+  if (m->opt.attractors > 0)
+    return nde_rman_init_attractors(m->opt.attractors, m->opt.width, m->params + m->att_off, rng);
+  return NDE_OK;
+}
+
+int nde_model_set_training(nde_model *m, int training) {
+  NDE_CHECK_NULL(m, "nde_model_set_training");
+  nde_net *nets[] = {m->stem, m->body, m->odefunc, m->headf, m->linear};
+  for (int i = 0; i < 5; i++)
+    if (nets[i]) nde_net_set_training(nets[i], training);
+  return NDE_OK;
+}
+
+int nde_model_forward(nde_model *m, int n, const nde_real *x, const int *labels, double alpha,
+                      int grad, nde_model_result *res) {
+  NDE_CHECK_NULL(m, "nde_model_forward");
+  NDE_CHECK_NULL(x, "nde_model_forward");
+  NDE_CHECK_NULL(res, "nde_model_forward");
+  memset(res, 0, sizeof *res);
+  m->last_n = 0;
+  if (n < 1 || n > m->opt.max_batch)
+    return nde_error(NDE_ERR_BATCH, "nde_model_forward: batch %d outside [1, %d]", n, m->opt.max_batch);
+  int rc;
+  if ((rc = nde_net_forward(m->stem, 0, n, x, NULL))) return nde_error_wrap(rc, "stem: ");
+  const nde_real *h0 = nde_net_output(m->stem);
+  const nde_real *hT;
+  const size_t nd = (size_t)n * m->dim;
+  if (m->ode) {
+    for (size_t i = 0; i < nd; i++) m->y0[i] = h0[i];
+    rc = grad ? nde_adjoint_forward(m->ode, n, m->y0, m->yT) : nde_ode_solve(m->ode, n, m->y0, m->yT);
+    if (rc) return nde_error_wrap(rc, "ODE block: ");
+    for (size_t i = 0; i < nd; i++) m->hT[i] = (nde_real)m->yT[i];
+    nde_ode_last_stats(m->ode, &res->fwd, NULL);
+    hT = m->hT;
+  } else {
+    if ((rc = nde_net_forward(m->body, 0, n, h0, NULL))) return nde_error_wrap(rc, "residual body: ");
+    hT = nde_net_output(m->body);
+  }
+  if ((rc = nde_net_forward(m->headf, 0, n, hT, NULL))) return nde_error_wrap(rc, "head: ");
+  const nde_real *feat = nde_net_output(m->headf);
+  if ((rc = nde_net_forward(m->linear, 0, n, feat, NULL))) return nde_error_wrap(rc, "linear: ");
+  if (labels) {
+    rc = nde_softmax_xent(n, m->opt.nclasses, nde_net_output(m->linear), labels, &res->xent,
+                          grad ? m->dlogits : NULL, &res->nerr);
+    if (rc) return rc;
+  }
+  if (m->rman) {
+    nde_rman_result rr;
+    rc = nde_rman_energy(m->rman, n, feat, m->params + m->att_off, alpha, NULL, NULL, &rr);
+    if (rc) return nde_error_wrap(rc, "rman: ");
+    res->rman_loss = labels ? rr.loss : 0;
+    res->mean_energy = rr.mean_energy;
+  }
+  res->loss = res->xent + res->rman_loss;
+  m->last_n = n;
+  m->last_grad = grad && labels;
+  m->last_alpha = alpha;
+  return NDE_OK;
+}
+
+int nde_model_backward(nde_model *m, nde_ode_stats *bwd) {
+  NDE_CHECK_NULL(m, "nde_model_backward");
+  if (!m->last_n || !m->last_grad)
+    return nde_error(NDE_ERR_STATE,
+                     "nde_model_backward: needs a preceding nde_model_forward with labels and grad = 1");
+  const int n = m->last_n;
+  int rc;
+  memset(m->grads, 0, m->nparam * sizeof(nde_real));
+  if ((rc = nde_net_vjp(m->linear, n, m->dlogits, m->dfeat, nde_net_grads(m->linear))))
+    return nde_error_wrap(rc, "linear: ");
+  if (m->rman) {
+    nde_rman_result rr;
+    rc = nde_rman_energy(m->rman, n, nde_net_output(m->headf), m->params + m->att_off,
+                         m->last_alpha, m->dfeat, m->grads + m->att_off, &rr);
+    if (rc) return nde_error_wrap(rc, "rman: ");
+  }
+  if ((rc = nde_net_vjp(m->headf, n, m->dfeat, m->dh, nde_net_grads(m->headf))))
+    return nde_error_wrap(rc, "head: ");
+  const nde_real *dh0;
+  nde_real *stem_in_cot = m->hT; /* the body's input cotangent reuses hT's buffer */
+  if (m->ode) {
+    const size_t nd = (size_t)n * m->dim, np = nde_net_num_params(m->odefunc);
+    for (size_t i = 0; i < nd; i++) m->dyT[i] = m->dh[i];
+    memset(m->gtheta, 0, np * sizeof(double));
+    if ((rc = nde_adjoint_backward(m->ode, m->dyT, m->dy0, m->gtheta)))
+      return nde_error_wrap(rc, "ODE block adjoint: ");
+    nde_real *g = m->grads + m->ode_off;
+    for (size_t i = 0; i < np; i++) g[i] += (nde_real)m->gtheta[i];
+    for (size_t i = 0; i < nd; i++) stem_in_cot[i] = (nde_real)m->dy0[i];
+    if (bwd) nde_ode_last_stats(m->ode, NULL, bwd);
+  } else {
+    if ((rc = nde_net_vjp(m->body, n, m->dh, stem_in_cot, nde_net_grads(m->body))))
+      return nde_error_wrap(rc, "residual body: ");
+    if (bwd) memset(bwd, 0, sizeof *bwd);
+  }
+  dh0 = stem_in_cot;
+  if ((rc = nde_net_vjp(m->stem, n, dh0, NULL, nde_net_grads(m->stem)))) return nde_error_wrap(rc, "stem: ");
+  return NDE_OK;
+}
