@@ -10,5 +10,6 @@
 #include "nde/rman.h"
 #include "nde/data.h"
 #include "nde/train.h"
+#include "nde/models.h"
 
 #endif
