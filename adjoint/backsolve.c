@@ -54,11 +54,13 @@ static int aug_eval(nde_ode *ode, double t, int m, const double *z, double *zdot
 
 static int cvbs_rhs(sunrealtype t, N_Vector z, N_Vector zdot, void *ud) {
   nde_ode *ode = ud;
+  NDE_ODE_GAVE_UP(ode);
   return aug_eval(ode, t, ode->m, N_VGetArrayPointer(z), N_VGetArrayPointer(zdot), NULL);
 }
 
 static int cvbs_quad(sunrealtype t, N_Vector z, N_Vector qdot, void *ud) {
   nde_ode *ode = ud;
+  NDE_ODE_GAVE_UP(ode);
   size_t L = (size_t)ode->m * ode->dim;
   const double *zd = N_VGetArrayPointer(z);
   double *q = N_VGetArrayPointer(qdot);
@@ -118,6 +120,7 @@ int nde_cvbs_build(nde_ode *ode, size_t L) {
 
 static int arkbs_rhs(sunrealtype t, N_Vector z, N_Vector zdot, void *ud) {
   nde_ode *ode = ud;
+  NDE_ODE_GAVE_UP(ode);
   size_t L = (size_t)ode->m * ode->dim;
   double *zd = N_VGetArrayPointer(zdot);
   return aug_eval(ode, t, ode->m, N_VGetArrayPointer(z), zd, ode->np ? zd + 2 * L : NULL);
@@ -196,19 +199,27 @@ int nde_backsolve_backward(nde_ode *ode, int m, size_t ostride, const double *dL
       nde_cv_read_stats(ode, mem, np > 0, &leg);
       nde_ode_stats_add(st, &leg);
       if (flag < 0) {
+        double hcur = 0;
         CVodeGetCurrentTime(mem, &tret);
-        return nde_sun_fail(ode, "CVode", flag, 0, tret, tprev, "backsolve adjoint");
+        CVodeGetCurrentStep(mem, &hcur);
+        return nde_sun_fail_h(ode, "CVode", flag, 0, tret, tprev, hcur, "backsolve adjoint");
       }
       if (np && (flag = CVodeGetQuad(mem, &tret, ode->cvbs.q)))
         return nde_sun_fail(ode, "CVodeGetQuad", flag, 0, tret, tprev, "backsolve adjoint");
     } else if (ark) {
       void *mem = ode->arkbs.mem;
+      nde_ode_stats base;
+      memset(&base, 0, sizeof base);
       flag = ARKStepReInit(mem, arkbs_rhs, NULL, tk, ode->arkbs.y);
+      if (!flag) flag = ARKStepSetInitStep(mem, 0.0);
       if (!flag) flag = ARKStepSetStopTime(mem, tprev);
       if (flag)
         return nde_sun_fail(ode, "ARKStepReInit", flag, 1, tk, tprev, "backsolve adjoint");
-      flag = ARKStepEvolve(mem, tprev, ode->arkbs.y, &tret, ARK_NORMAL);
+      N_VScale(1.0, ode->arkbs.y, ode->arkbs.ysave);
+      tret = tk;
+      flag = nde_ark_evolve(ode, &ode->arkbs, arkbs_rhs, tprev, tprev, &tret, &base);
       nde_ark_read_stats(mem, &leg);
+      nde_ode_stats_add(&leg, &base);
       nde_ode_stats_add(st, &leg);
       if (flag < 0) {
         ARKStepGetCurrentTime(mem, &tret);

@@ -19,6 +19,7 @@
 
 static int cv_fB(sunrealtype t, N_Vector y, N_Vector yB, N_Vector yBdot, void *ud) {
   nde_ode *ode = ud;
+  NDE_ODE_GAVE_UP(ode);
   size_t len = (size_t)N_VGetLength(y);
   double *out = N_VGetArrayPointer(yBdot);
   int rc = nde_field_eval_vjp(ode->field, t, (int)(len / ode->dim), N_VGetArrayPointer(y),
@@ -30,6 +31,7 @@ static int cv_fB(sunrealtype t, N_Vector y, N_Vector yB, N_Vector yBdot, void *u
 
 static int cv_fQB(sunrealtype t, N_Vector y, N_Vector yB, N_Vector qBdot, void *ud) {
   nde_ode *ode = ud;
+  NDE_ODE_GAVE_UP(ode);
   size_t len = (size_t)N_VGetLength(y);
   double *out = N_VGetArrayPointer(qBdot);
   memset(out, 0, ode->np * sizeof *out);
@@ -113,11 +115,12 @@ int nde_checkpoint_backward(nde_ode *ode, int i, int m, size_t ostride, const do
     nde_cv_read_stats(ode, bmem, np > 0, &leg);
     nde_ode_stats_add(st, &leg);
     if (flag < 0) {
-      double tcur = tk;
+      double tcur = tk, hcur = 0;
       CVodeGetCurrentTime(bmem, &tcur);
+      CVodeGetCurrentStep(bmem, &hcur);
       st->nfe_recompute += ode->recompute;
       ode->cv_holds = -1;
-      return nde_sun_fail(ode, "CVodeB", flag, 0, tcur, tprev, "checkpoint adjoint");
+      return nde_sun_fail_h(ode, "CVodeB", flag, 0, tcur, tprev, hcur, "checkpoint adjoint");
     }
     flag = CVodeGetB(cv->mem, cv->which, &tret, cv->yB);
     if (!flag && np) flag = CVodeGetQuadB(cv->mem, cv->which, &tret, cv->qB);

@@ -1,7 +1,13 @@
 /* ARKODE forward engine: explicit Runge-Kutta through ARKStep (fi = NULL)
  * with the table set explicitly, Dormand-Prince 5(4) (7 stages, FSAL) or
  * Bogacki-Shampine 3(2) (4 stages, FSAL), with ARKODE's adaptive step
- * controller. Created once, re-initialized per integration. */
+ * controller. Created once, re-initialized per integration.
+ *
+ * ARKODE 6.4's explicit stepper cannot recover from a right-hand side that
+ * fails recoverably (it returns ARK_UNREC_RHSFUNC_ERR, "no recovery is
+ * possible"), so nde_ark_evolve does what CVODES does by itself: restart
+ * from the last accepted state with a quarter of the failed step. */
+#include <stdio.h>
 #include <string.h>
 
 #include "ode/ode_impl.h"
@@ -12,6 +18,7 @@ int nde_ark_table(int method) {
 
 static int ark_rhs(sunrealtype t, N_Vector y, N_Vector ydot, void *ud) {
   nde_ode *ode = ud;
+  NDE_ODE_GAVE_UP(ode);
   size_t len = (size_t)N_VGetLength(y);
   double *out = N_VGetArrayPointer(ydot);
   int rc = nde_field_eval(ode->field, t, (int)(len / ode->dim), N_VGetArrayPointer(y), out);
@@ -21,6 +28,7 @@ static int ark_rhs(sunrealtype t, N_Vector y, N_Vector ydot, void *ud) {
 void nde_ark_destroy(nde_ark *ark) {
   if (ark->mem) ARKStepFree(&ark->mem);
   nde_nvec_free(&ark->y);
+  nde_nvec_free(&ark->ysave);
   memset(ark, 0, sizeof *ark);
 }
 
@@ -30,7 +38,8 @@ int nde_ark_build(nde_ode *ode, nde_ark *ark, size_t len, ARKRhsFn f) {
   memset(ark, 0, sizeof *ark);
   ark->len = len;
   ark->y = nde_nvec(ode, len);
-  if (!ark->y) return nde_error(NDE_ERR_NOMEM, "ARKODE: state vector of %zu values", len);
+  ark->ysave = nde_nvec(ode, len);
+  if (!ark->y || !ark->ysave) return nde_error(NDE_ERR_NOMEM, "ARKODE: state vector of %zu values", len);
   ark->mem = ARKStepCreate(f ? f : ark_rhs, NULL, o->t0, ark->y, ode->ctx);
   if (!ark->mem) {
     nde_ark_destroy(ark);
@@ -68,26 +77,76 @@ void nde_ark_read_stats(void *mem, nde_ode_stats *st) {
   st->nsolves = 1;
 }
 
+int nde_ark_evolve(nde_ode *ode, nde_ark *ark, ARKRhsFn f, double tout, double tstop,
+                   double *tlast, nde_ode_stats *base) {
+  /* One step at a time, keeping the last accepted state (ysave at *tlast),
+   * which is where a recovery restarts; outputs between steps come from
+   * ARKODE's interpolant, as ARK_NORMAL would give them. */
+  double dir = tout > *tlast ? 1.0 : -1.0;
+  int flag = 0;
+  long steps = 0;
+  while ((tout - *tlast) * dir > 0) {
+    double tret = *tlast;
+    /* ARK_ONE_STEP does not apply ARKODE's step limit: apply it here, per
+     * output interval as ARK_NORMAL would. */
+    if (++steps > ode->opt.max_steps) {
+      snprintf(ode->sunmsg, sizeof ode->sunmsg,
+               "ARKODE ARKStepEvolve: at t = %g, mxstep = %ld steps taken before reaching tout",
+               *tlast, ode->opt.max_steps);
+      return ARK_TOO_MUCH_WORK;
+    }
+    flag = ARKStepEvolve(ark->mem, tout, ark->y, &tret, ARK_ONE_STEP);
+    if (flag >= 0) {
+      *tlast = tret;
+      N_VScale(1.0, ark->y, ark->ysave);
+      continue;
+    }
+    if (flag != ARK_UNREC_RHSFUNC_ERR || ode->fatal || ode->fail == NDE_FAIL_NONE) return flag;
+    double h = 0;
+    ARKStepGetCurrentStep(ark->mem, &h);
+    nde_ode_stats seg;
+    nde_ark_read_stats(ark->mem, &seg);
+    seg.nsolves = 0;
+    nde_ode_stats_add(base, &seg);
+    ode->sunmsg[0] = '\0';
+    flag = ARKStepReInit(ark->mem, f, NULL, *tlast, ark->ysave);
+    if (!flag) flag = ARKStepSetInitStep(ark->mem, 0.25 * h);
+    if (!flag) flag = ARKStepSetStopTime(ark->mem, tstop);
+    if (flag) return flag;
+  }
+  if (*tlast == tout)
+    N_VScale(1.0, ark->ysave, ark->y);
+  else
+    flag = ARKStepGetDky(ark->mem, tout, 0, ark->y);
+  return flag < 0 ? flag : 0;
+}
+
 int nde_ark_forward(nde_ode *ode, const double *y0, double *yout, size_t ostride,
                     nde_ode_stats *st) {
   nde_ark *ark = &ode->ark;
   const nde_ode_options *o = &ode->opt;
   memcpy(N_VGetArrayPointer(ark->y), y0, ark->len * sizeof(double));
+  N_VScale(1.0, ark->y, ark->ysave);
+  double tlast = o->t0;
   nde_ode_reset_fail(ode);
+  nde_ode_stats base;
+  memset(&base, 0, sizeof base);
   int flag = ARKStepReInit(ark->mem, ark_rhs, NULL, o->t0, ark->y);
+  if (!flag) flag = ARKStepSetInitStep(ark->mem, o->h0); /* undo a recovery's restart step */
   if (!flag) flag = ARKStepSetStopTime(ark->mem, o->T);
   if (flag) return nde_sun_fail(ode, "ARKStepReInit", flag, 1, o->t0, o->T, "ode forward");
   for (int k = 0; k < ode->nout; k++) {
-    double tret = o->t0;
-    flag = ARKStepEvolve(ark->mem, ode->tout[k], ark->y, &tret, ARK_NORMAL);
+    flag = nde_ark_evolve(ode, ark, ark_rhs, ode->tout[k], o->T, &tlast, &base);
     if (flag < 0) {
-      double tcur = tret;
+      double tcur = tlast;
       ARKStepGetCurrentTime(ark->mem, &tcur);
       nde_ark_read_stats(ark->mem, st);
+      nde_ode_stats_add(st, &base);
       return nde_sun_fail(ode, "ARKStepEvolve", flag, 1, tcur, ode->tout[k], "ode forward");
     }
     memcpy(yout + (size_t)k * ostride, N_VGetArrayPointer(ark->y), ark->len * sizeof(double));
   }
   nde_ark_read_stats(ark->mem, st);
+  nde_ode_stats_add(st, &base);
   return NDE_OK;
 }

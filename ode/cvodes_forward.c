@@ -10,6 +10,7 @@
 
 static int cv_rhs(sunrealtype t, N_Vector y, N_Vector ydot, void *ud) {
   nde_ode *ode = ud;
+  NDE_ODE_GAVE_UP(ode);
   size_t len = (size_t)N_VGetLength(y);
   /* During a backward pass CVODES re-integrates the forward problem between
    * checkpoints; its own counters for that are reset, so count here. */
@@ -23,6 +24,7 @@ static int cv_rhs(sunrealtype t, N_Vector y, N_Vector ydot, void *ud) {
 static int cv_jtimes(N_Vector v, N_Vector Jv, sunrealtype t, N_Vector y, N_Vector fy, void *ud,
                      N_Vector tmp) {
   nde_ode *ode = ud;
+  NDE_ODE_GAVE_UP(ode);
   size_t len = (size_t)N_VGetLength(y);
   ode->njv_user++;
   double *out = N_VGetArrayPointer(Jv);
@@ -173,6 +175,10 @@ int nde_cv_forward(nde_ode *ode, const double *y0, double *yout, size_t ostride,
   int flag = CVodeReInit(cv->mem, o->t0, cv->y);
   /* Forget the checkpoints of the previous forward solve. */
   if (!flag && record) flag = CVodeAdjReInit(cv->mem);
+  /* The adjoint's forward recomputation sets CVODES's initial step to the
+   * one first used (CVodeSetInitStep inside CVODES); restore the option so
+   * every solve takes the same steps from the same data. */
+  if (!flag) flag = CVodeSetInitStep(cv->mem, o->h0);
   /* Stop exactly at T: never evaluate the field beyond the interval. */
   if (!flag) flag = CVodeSetStopTime(cv->mem, o->T);
   if (flag)
@@ -183,11 +189,12 @@ int nde_cv_forward(nde_ode *ode, const double *y0, double *yout, size_t ostride,
     flag = record ? CVodeF(cv->mem, ode->tout[k], cv->y, &tret, CV_NORMAL, &ncheck)
                   : CVode(cv->mem, ode->tout[k], cv->y, &tret, CV_NORMAL);
     if (flag < 0) {
-      double tcur = tret;
+      double tcur = tret, hcur = 0;
       CVodeGetCurrentTime(cv->mem, &tcur);
+      CVodeGetCurrentStep(cv->mem, &hcur);
       nde_cv_read_stats(ode, cv->mem, 0, st);
-      return nde_sun_fail(ode, record ? "CVodeF" : "CVode", flag, 0, tcur, ode->tout[k],
-                          "ode forward");
+      return nde_sun_fail_h(ode, record ? "CVodeF" : "CVode", flag, 0, tcur, ode->tout[k], hcur,
+                            "ode forward");
     }
     memcpy(yout + (size_t)k * ostride, N_VGetArrayPointer(cv->y), cv->len * sizeof(double));
   }

@@ -56,7 +56,7 @@ typedef struct nde_cv {
 
 typedef struct nde_ark {
   void *mem;
-  N_Vector y;
+  N_Vector y, ysave;       /* output / last accepted state */
   size_t len;
 } nde_ark;
 
@@ -82,6 +82,9 @@ struct nde_ode {
   /* right-hand-side wrapper state, reset per integration */
   int phase;
   int fail, fail_rc, nonfinite;
+  int nrecover;            /* recoverable failures (non-finite or callback > 0) */
+  int fatal;               /* < 0 once the wrappers gave up: every later call
+                              returns it at once (see nde_ode_rhs_status) */
   double fail_t;
   long recompute;          /* forward f evaluations during the backward phase */
   long njv_user;           /* user jvp calls (BDF) */
@@ -116,6 +119,10 @@ void nde_sun_errhandler(int code, const char *module, const char *function, char
  * names the call, the flag name, the time reached and the target time. */
 int nde_sun_fail(nde_ode *ode, const char *call, int flag, int ark, double t_reached,
                  double t_target, const char *context);
+/* Same, also given the solver's current step size, so that a nonlinear
+ * convergence failure at |h| = hmin counts as a step-size underflow. */
+int nde_sun_fail_h(nde_ode *ode, const char *call, int flag, int ark, double t_reached,
+                   double t_target, double hcur, const char *context);
 
 /* Name of a CVODES (ark = 0) or ARKODE (ark = 1) flag in buf. The SUNDIALS
  * *GetReturnFlagName functions return malloc'ed strings; this frees them. */
@@ -125,8 +132,21 @@ const char *nde_flag_name(int ark, int flag, char *buf, size_t size);
 void nde_ode_reset_fail(nde_ode *ode);
 
 /* Wrapper helper: record a field failure (rc != 0) or a non-finite output
- * and return what the solver should see (SUNDIALS convention). */
+ * and return what the solver should see (SUNDIALS convention).
+ * Recoverable failures (non-finite values, callbacks returning > 0) are
+ * passed on as > 0 so the solver cuts the step, up to opt.max_nonfinite per
+ * integration; after that, and after any fatal failure, the integration is
+ * given up for good: ode->fatal is set and every later wrapper call returns
+ * it without evaluating (check with NDE_ODE_GAVE_UP first). This matters
+ * because SUNDIALS 6.4's fixed-point solver treats even a negative return
+ * of the right-hand side as a recoverable convergence failure and cuts the
+ * step; once every call fails, the step fails repeatedly and CVODES stops. */
 int nde_ode_rhs_status(nde_ode *ode, int rc, double t, const double *out, size_t len);
+
+#define NDE_ODE_GAVE_UP(ode)        \
+  do {                              \
+    if ((ode)->fatal) return (ode)->fatal; \
+  } while (0)
 
 /* Allocate a serial vector, NULL on failure. */
 N_Vector nde_nvec(nde_ode *ode, size_t len);
@@ -150,6 +170,12 @@ void nde_ark_destroy(nde_ark *ark);
 int nde_ark_forward(nde_ode *ode, const double *y0, double *yout, size_t ostride,
                     nde_ode_stats *st);
 void nde_ark_read_stats(void *mem, nde_ode_stats *st);
+/* Advance ark from its last accepted state (ark->ysave at *tlast, updated)
+ * to tout, leaving y(tout) in ark->y and restarting after recoverable
+ * right-hand-side failures (see arkode_forward.c); the statistics of the
+ * restarted segments are added to *base (the counters restart at zero). */
+int nde_ark_evolve(nde_ode *ode, nde_ark *ark, ARKRhsFn f, double tout, double tstop,
+                   double *tlast, nde_ode_stats *base);
 int nde_ark_table(int method);
 
 /* ---- fixed-step methods (ode/fixed_step.c) ---- */

@@ -1,5 +1,6 @@
 /* SUNDIALS glue: silent error handler, flag-to-status mapping, wrapper
  * failure bookkeeping, vector allocation. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,31 +22,32 @@ void nde_ode_reset_fail(nde_ode *ode) {
   ode->fail_rc = 0;
   ode->fail_t = 0;
   ode->nonfinite = 0;
+  ode->nrecover = 0;
+  ode->fatal = 0;
   ode->cbmsg[0] = '\0';
   ode->sunmsg[0] = '\0';
 }
 
 int nde_ode_rhs_status(nde_ode *ode, int rc, double t, const double *out, size_t len) {
+  if (rc == 0 && (!out || nde_all_finite(out, len))) return 0;
+  ode->fail_t = t;
   if (rc != 0) {
     ode->fail = NDE_FAIL_CALLBACK;
     ode->fail_rc = rc;
-    ode->fail_t = t;
     if (ode->field->kind == NDE_FIELD_NET) {
+      /* a network error (shape, batch, ...) is never recoverable */
       snprintf(ode->cbmsg, sizeof ode->cbmsg, "%s", nde_last_error());
-      return -1; /* a network error is never recoverable */
+      return ode->fatal = -1;
     }
-    return rc;
-  }
-  if (out && !nde_all_finite(out, len)) {
-    /* Recoverable first: the solver cuts the step, which is what a blow-up
-     * from too large a step needs. After max_nonfinite such values in one
-     * integration give up for good. */
+    if (rc < 0) return ode->fatal = rc;
+  } else {
     ode->fail = NDE_FAIL_NONFINITE;
-    ode->fail_t = t;
     ode->nonfinite++;
-    return ode->nonfinite > ode->opt.max_nonfinite ? -1 : 1;
   }
-  return 0;
+  /* Recoverable first: the solver cuts the step, which is what a blow-up
+   * from too large a step needs. */
+  if (++ode->nrecover > ode->opt.max_nonfinite) return ode->fatal = -1;
+  return rc > 0 ? rc : 1;
 }
 
 const char *nde_flag_name(int ark, int flag, char *buf, size_t size) {
@@ -57,11 +59,21 @@ const char *nde_flag_name(int ark, int flag, char *buf, size_t size) {
 
 int nde_sun_fail(nde_ode *ode, const char *call, int flag, int ark, double t_reached,
                  double t_target, const char *context) {
+  return nde_sun_fail_h(ode, call, flag, ark, t_reached, t_target, 0, context);
+}
+
+int nde_sun_fail_h(nde_ode *ode, const char *call, int flag, int ark, double t_reached,
+                   double t_target, double hcur, const char *context) {
   char flagname[48];
   nde_flag_name(ark, flag, flagname, sizeof flagname);
   int code;
   const char *why;
-  switch (flag) {
+  /* Once the wrappers gave up, SUNDIALS's flag only tells how it noticed. */
+  int gave_up = ode->fatal != 0;
+  if (!gave_up && flag == CV_CONV_FAILURE && ode->opt.hmin > 0 &&
+      fabs(hcur) <= ode->opt.hmin * (1 + 1e-10))
+    flag = CV_ERR_FAILURE; /* the same verdict: nothing left to cut */
+  switch (gave_up ? 0 : flag) {
   case CV_TOO_MUCH_WORK: /* == ARK_TOO_MUCH_WORK */
     code = NDE_ERR_MAXSTEPS;
     why = "maximum number of steps reached";

@@ -168,8 +168,9 @@ typedef struct nde_ode_options {
   int jtv_dq;          /* BDF: 1 forces the difference-quotient J v even when the
                           field has a jvp, 0 */
   int gmres_maxl;      /* BDF: Krylov dimension, 0: SUNDIALS default (5) */
-  int max_nonfinite;   /* non-finite right-hand sides tolerated per solve as
-                          recoverable (the step is cut) before failing, 20 */
+  int max_nonfinite;   /* recoverable failures (non-finite right-hand sides,
+                          callbacks returning > 0) tolerated per integration,
+                          each cutting the step, before failing, 20 */
   int adjoint;         /* nde_adjoint_kind, NDE_ADJ_CHECKPOINT */
   int interp;          /* nde_interp_kind for CHECKPOINT, NDE_INTERP_HERMITE */
   long checkpoint_steps; /* CHECKPOINT: steps between checkpoints (CVodeAdjInit Nd), 100 */
