@@ -1,4 +1,448 @@
-/* PLACEHOLDER: tests for this layer family are being written. */
+/* conv2d and ConcatConv2d: forward against hand-computed numbers and an
+ * independent direct (7-loop) convolution, finite-difference gradients,
+ * consistency of partial vjps, initialization, and rejected specs. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nets/conv_impl.h"
+#include "nets/layer_impl.h"
 #include "support/testutil.h"
 
-Suite *conv_suite(void) { return suite_create("conv"); }
+#if NDE_REAL_IS_DOUBLE
+#define FWD_TOL 1e-12
+#else
+#define FWD_TOL 2e-5
+#endif
+
+/* Finite-difference step. A convolution is linear in each single input or
+ * parameter coordinate, so a central difference has NO truncation error and
+ * only rounding error, about eps |loss| / h: with the generic 1e-6 of the
+ * double build that noise alone reaches ~1e-6 relative on the smallest
+ * gradient coordinates, so the single-layer checks use a larger step (the
+ * float build keeps TU_FD_STEP). STACK_FD_STEP is for the stack with tanh,
+ * whose truncation error is O(h^2). */
+#if NDE_REAL_IS_DOUBLE
+#define CONV_FD_STEP 1e-3
+#define STACK_FD_STEP 1e-4
+#else
+#define CONV_FD_STEP TU_FD_STEP
+#define STACK_FD_STEP TU_FD_STEP
+#endif
+
+#define ASSERT_MSG_HAS(s)                                                                     \
+  ck_assert_msg(strstr(nde_last_error(), (s)) != NULL, "message '%s' lacks '%s'",           \
+                nde_last_error(), (s))
+
+/* Direct convolution in double, the definition written out:
+ * y[b][o][oh][ow] = bias[o] + sum_{c,i,j} W[o][c][i][j] x[b][c][oh*s-p+i][ow*s-p+j]. */
+static void naive_conv(int n, int cin, int h, int w, int cout, int kh, int kw, int s, int p,
+                       const double *x, const double *W, const double *bias, double *y) {
+  const int ho = (h + 2 * p - kh) / s + 1, wo = (w + 2 * p - kw) / s + 1;
+  for (int b = 0; b < n; b++)
+    for (int o = 0; o < cout; o++)
+      for (int oh = 0; oh < ho; oh++)
+        for (int ow = 0; ow < wo; ow++) {
+          double acc = bias ? bias[o] : 0;
+          for (int c = 0; c < cin; c++)
+            for (int i = 0; i < kh; i++)
+              for (int j = 0; j < kw; j++) {
+                const int ih = oh * s - p + i, iw = ow * s - p + j;
+                if (ih < 0 || ih >= h || iw < 0 || iw >= w) continue;
+                acc += W[((o * cin + c) * kh + i) * kw + j] *
+                       x[((b * cin + c) * h + ih) * w + iw];
+              }
+          y[((b * cout + o) * ho + oh) * wo + ow] = acc;
+        }
+}
+
+typedef struct conv_case {
+  int cin, h, w, cout, kh, kw, stride, pad, n, bias;
+} conv_case;
+
+static nde_layer_spec spec_of(const conv_case *k, int concat) {
+  nde_layer_spec s = concat ? nde_spec_concat_conv2d(k->cout, k->kh, k->stride, k->pad)
+                            : nde_spec_conv2d(k->cout, k->kh, k->stride, k->pad);
+  s.kw = k->kw;
+  s.bias = k->bias;
+  return s;
+}
+
+/* Forward of a one-layer net (max batch n + 1, run at batch n) against
+ * naive_conv; for ConcatConv2d the reference convolves [t 1, x] (time channel
+ * first) with the full weight. Returns the max abs error scaled by 1 + |y|. */
+static double forward_vs_naive(const conv_case *k, int concat, double t, unsigned long seed) {
+  nde_layer_spec s = spec_of(k, concat);
+  nde_net *net;
+  ck_assert_int_eq(nde_net_create(nde_shape_chw(k->cin, k->h, k->w), k->n + 1, &s, 1, &net),
+                   NDE_OK);
+  nde_rng rng;
+  nde_rng_seed(&rng, seed);
+  ck_assert_int_eq(nde_net_init(net, &rng), NDE_OK);
+  const int ho = (k->h + 2 * k->pad - k->kh) / k->stride + 1;
+  const int wo = (k->w + 2 * k->pad - k->kw) / k->stride + 1;
+  nde_shape os = nde_net_out_shape(net);
+  ck_assert_int_eq(os.c, k->cout);
+  ck_assert_int_eq(os.h, ho);
+  ck_assert_int_eq(os.w, wo);
+  const int cw = k->cin + (concat ? 1 : 0); /* channels the kernel sees */
+  const size_t nw = (size_t)k->cout * cw * k->kh * k->kw;
+  ck_assert_uint_eq(nde_net_num_params(net), nw + (k->bias ? (size_t)k->cout : 0));
+
+  const size_t nx = (size_t)k->n * k->cin * k->h * k->w, ny = (size_t)k->n * k->cout * ho * wo;
+  const size_t nxa = (size_t)k->n * cw * k->h * k->w;
+  nde_real *x = malloc(nx * sizeof *x), *y = malloc(ny * sizeof *y);
+  double *xa = malloc(nxa * sizeof *xa), *Wd = malloc(nw * sizeof *Wd);
+  double *bd = malloc((size_t)k->cout * sizeof *bd), *yr = malloc(ny * sizeof *yr);
+  tu_fill_normal(x, nx, 1.0, &rng);
+  const nde_real *p = nde_net_params(net);
+  for (size_t i = 0; i < nw; i++) Wd[i] = p[i];
+  for (int o = 0; o < k->cout; o++) bd[o] = k->bias ? p[nw + o] : 0;
+  for (int b = 0; b < k->n; b++)
+    for (int c = 0; c < cw; c++)
+      for (int q = 0; q < k->h * k->w; q++) {
+        const int cx = concat ? c - 1 : c;
+        xa[((size_t)b * cw + c) * k->h * k->w + q] =
+            cx < 0 ? t : x[((size_t)b * k->cin + cx) * k->h * k->w + q];
+      }
+  naive_conv(k->n, cw, k->h, k->w, k->cout, k->kh, k->kw, k->stride, k->pad, xa, Wd,
+             k->bias ? bd : NULL, yr);
+  ck_assert_int_eq(nde_net_forward(net, t, k->n, x, y), NDE_OK);
+  double worst = 0;
+  for (size_t i = 0; i < ny; i++) worst = fmax(worst, fabs(y[i] - yr[i]) / (1 + fabs(yr[i])));
+  free(x);
+  free(y);
+  free(xa);
+  free(Wd);
+  free(bd);
+  free(yr);
+  nde_net_free(net);
+  return worst;
+}
+
+/* Geometries: 3x3 pad 0, the stem's 4x4 stride 2 pad 1, pointwise 1x1,
+ * non-square input and kernel, large stride and padding, 1x1 with stride
+ * and padding (not the pointwise shortcut), no bias, the ODE-function 3x3 pad 1. */
+static const conv_case CASES[] = {
+    {2, 5, 5, 3, 3, 3, 1, 0, 2, 1}, {3, 8, 8, 2, 4, 4, 2, 1, 3, 1}, {4, 3, 5, 3, 1, 1, 1, 0, 2, 1},
+    {2, 4, 7, 3, 3, 3, 1, 1, 2, 1}, {2, 7, 6, 2, 2, 3, 3, 2, 2, 1}, {2, 5, 4, 2, 1, 1, 2, 1, 2, 1},
+    {3, 6, 6, 4, 3, 3, 1, 1, 3, 0}, {1, 1, 1, 2, 3, 3, 1, 1, 1, 1}, {2, 3, 3, 2, 5, 5, 1, 3, 2, 1},
+    /* a batch beyond one transpose tile and not a multiple of the SIMD block */
+    {3, 5, 7, 2, 3, 3, 1, 1, 19, 1},
+};
+#define NCASES ((int)(sizeof CASES / sizeof CASES[0]))
+
+START_TEST(conv_forward_vs_naive) {
+  const conv_case *k = &CASES[_i];
+  double e = forward_vs_naive(k, 0, 0.0, 100 + (unsigned long)_i);
+  ck_assert_msg(e <= FWD_TOL, "case %d: conv2d forward error %g", _i, e);
+}
+END_TEST
+
+START_TEST(concat_forward_vs_naive) {
+  const conv_case *k = &CASES[_i];
+  /* t = 0 would hide a misplaced time channel; use two nonzero times. */
+  double e1 = forward_vs_naive(k, 1, 0.7, 200 + (unsigned long)_i);
+  double e2 = forward_vs_naive(k, 1, -1.3, 300 + (unsigned long)_i);
+  ck_assert_msg(e1 <= FWD_TOL && e2 <= FWD_TOL, "case %d: concat_conv2d forward error %g, %g", _i,
+                e1, e2);
+}
+END_TEST
+
+/* The blocked (SIMD) transpose against the definition, on sizes around the
+ * block and tile edges, with leading dimensions larger than the extents. */
+START_TEST(transpose_matches_definition) {
+  const int sizes[] = {1, 2, 3, 4, 5, 8, 15, 16, 17, 33, 40};
+  const int ns = (int)(sizeof sizes / sizeof sizes[0]);
+  nde_real src[45 * 45], dst[45 * 45], add[45];
+  for (int k = 0; k < 45 * 45; k++) src[k] = (nde_real)(k % 97) - 40;
+  for (int k = 0; k < 45; k++) add[k] = (nde_real)(0.5 * k);
+  for (int a = 0; a < ns; a++)
+    for (int b = 0; b < ns; b++)
+      for (int with_add = 0; with_add < 2; with_add++) {
+        const int rows = sizes[a], cols = sizes[b];
+        const size_t lds = (size_t)cols + 3, ldd = (size_t)rows + 2;
+        for (int k = 0; k < 45 * 45; k++) dst[k] = -999;
+        nde_conv_transpose(rows, cols, src, lds, dst, ldd, with_add ? add : NULL);
+        for (int j = 0; j < cols; j++)
+          for (size_t i = 0; i < ldd; i++) {
+            const nde_real got = dst[j * ldd + i];
+            if ((int)i < rows)
+              ck_assert_msg(got == src[i * lds + j] + (with_add ? add[i] : 0),
+                            "%dx%d add %d: (%d,%zu)", rows, cols, with_add, j, i);
+            else
+              ck_assert_msg(got == -999, "%dx%d: wrote outside at (%d,%zu)", rows, cols, j, i);
+          }
+      }
+}
+END_TEST
+
+/* col2im is the adjoint of im2col: <im2col(x), c> = <x, col2im(c)>. */
+START_TEST(col2im_is_adjoint_of_im2col) {
+  const conv_case *k = &CASES[_i];
+  nde_conv_geom g = {k->cin, k->h, k->w, k->kh, k->kw, k->stride, k->pad, 0, 0};
+  g.ho = (k->h + 2 * k->pad - k->kh) / k->stride + 1;
+  g.wo = (k->w + 2 * k->pad - k->kw) / k->stride + 1;
+  const size_t nx = (size_t)k->n * k->cin * k->h * k->w;
+  const size_t nc = (size_t)k->cin * k->kh * k->kw * g.ho * g.wo * k->n;
+  nde_real *x = malloc(nx * sizeof *x), *dx = malloc(nx * sizeof *dx);
+  nde_real *cols = malloc(nc * sizeof *cols), *c = malloc(nc * sizeof *c);
+  nde_real *plane = malloc((size_t)k->h * k->w * k->n * sizeof *plane);
+  nde_rng rng;
+  nde_rng_seed(&rng, 600 + (unsigned long)_i);
+  tu_fill_normal(x, nx, 1, &rng);
+  tu_fill_normal(c, nc, 1, &rng);
+  nde_im2col(&g, k->n, x, plane, cols);
+  nde_col2im(&g, k->n, c, plane, dx);
+  double lhs = 0, rhs = 0, scale = 0;
+  for (size_t q = 0; q < nc; q++) {
+    lhs += (double)cols[q] * c[q];
+    scale += fabs((double)cols[q] * c[q]);
+  }
+  for (size_t q = 0; q < nx; q++) rhs += (double)x[q] * dx[q];
+  ck_assert_msg(fabs(lhs - rhs) <= 1e-5 * (1 + scale), "case %d: <im2col x, c> %g vs <x, col2im c> %g",
+                _i, lhs, rhs);
+  free(x);
+  free(dx);
+  free(cols);
+  free(c);
+  free(plane);
+}
+END_TEST
+
+/* x = [1 2 3; 4 5 6; 7 8 9], W = [1 2; 3 4], bias 0.5.
+ * stride 1, pad 0: y = [37 47; 67 77] + 0.5.
+ * stride 2, pad 1: the taps inside the plane give
+ *   y00 = 4*1, y01 = 3*2 + 4*3, y10 = 2*4 + 4*7, y11 = 1*5 + 2*6 + 3*8 + 4*9. */
+START_TEST(conv_forward_by_hand) {
+  const nde_real x[] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+  const nde_real w[] = {1, 2, 3, 4, 0.5};
+  const double want[2][4] = {{37.5, 47.5, 67.5, 77.5}, {4.5, 18.5, 36.5, 77.5}};
+  for (int v = 0; v < 2; v++) {
+    nde_layer_spec s = nde_spec_conv2d(1, 2, v ? 2 : 1, v ? 1 : 0);
+    nde_net *net;
+    ck_assert_int_eq(nde_net_create(nde_shape_chw(1, 3, 3), 1, &s, 1, &net), NDE_OK);
+    ck_assert_uint_eq(nde_net_num_params(net), 5);
+    memcpy(nde_net_params(net), w, sizeof w);
+    nde_real y[4];
+    ck_assert_int_eq(nde_net_forward(net, 0, 1, x, y), NDE_OK);
+    for (int i = 0; i < 4; i++) ck_assert_double_eq_tol(y[i], want[v][i], 1e-5);
+    nde_net_free(net);
+  }
+}
+END_TEST
+
+/* ConcatConv2d 1x1, pad 1, on a 2x2 input: weights (w_t, w_x) = (2, 3),
+ * bias -1. Interior pixels give 2 t + 3 x - 1; the border ring reads only
+ * padding, where the time channel is zero-padded too, so it is the bias. */
+START_TEST(concat_forward_by_hand) {
+  nde_layer_spec s = nde_spec_concat_conv2d(1, 1, 1, 1);
+  nde_net *net;
+  ck_assert_int_eq(nde_net_create(nde_shape_chw(1, 2, 2), 1, &s, 1, &net), NDE_OK);
+  ck_assert_uint_eq(nde_net_num_params(net), 3);
+  const nde_real w[] = {2, 3, -1};
+  memcpy(nde_net_params(net), w, sizeof w);
+  const nde_real x[] = {1, 2, 3, 4};
+  nde_real y[16];
+  const double t = 0.25;
+  ck_assert_int_eq(nde_net_forward(net, t, 1, x, y), NDE_OK);
+  for (int oh = 0; oh < 4; oh++)
+    for (int ow = 0; ow < 4; ow++) {
+      const int in = oh >= 1 && oh <= 2 && ow >= 1 && ow <= 2;
+      const double want = in ? 2 * t + 3 * x[(oh - 1) * 2 + (ow - 1)] - 1 : -1;
+      ck_assert_double_eq_tol(y[oh * 4 + ow], want, 1e-6);
+    }
+  nde_net_free(net);
+}
+END_TEST
+
+static void gradcheck_case(const conv_case *k, int concat, double t, unsigned long seed,
+                           double *ex, double *ep) {
+  nde_layer_spec s = spec_of(k, concat);
+  nde_net *net;
+  ck_assert_int_eq(nde_net_create(nde_shape_chw(k->cin, k->h, k->w), k->n, &s, 1, &net), NDE_OK);
+  ck_assert_int_eq(tu_gradcheck_net(net, t, k->n, seed, CONV_FD_STEP, ex, ep), NDE_OK);
+  nde_net_free(net);
+}
+
+START_TEST(conv_gradcheck) {
+  double ex, ep;
+  gradcheck_case(&CASES[_i], 0, 0.0, 400 + (unsigned long)_i, &ex, &ep);
+  ck_assert_msg(ex <= TU_GRAD_TOL && ep <= TU_GRAD_TOL, "conv2d case %d: err_x %g err_p %g", _i,
+                ex, ep);
+}
+END_TEST
+
+START_TEST(concat_gradcheck) {
+  /* at t = 0 the time weights get zero gradient; at t != 0 they are tested */
+  const double ts[] = {0.0, 0.6, -1.7};
+  for (int q = 0; q < 3; q++) {
+    double ex, ep;
+    gradcheck_case(&CASES[_i], 1, ts[q], 500 + (unsigned long)(10 * _i + q), &ex, &ep);
+    ck_assert_msg(ex <= TU_GRAD_TOL && ep <= TU_GRAD_TOL,
+                  "concat_conv2d case %d t=%g: err_x %g err_p %g", _i, ts[q], ex, ep);
+  }
+}
+END_TEST
+
+/* A stem-like stack (conv, relu, strided conv, ConcatConv) checks that the
+ * layers compose: each one's input cotangent feeds the previous one. */
+START_TEST(stack_gradcheck) {
+  nde_layer_spec s[] = {nde_spec_conv2d(3, 3, 1, 0), nde_spec_act(NDE_LAYER_TANH),
+                        nde_spec_conv2d(3, 4, 2, 1), nde_spec_concat_conv2d(2, 3, 1, 1)};
+  nde_net *net;
+  ck_assert_int_eq(nde_net_create(nde_shape_chw(2, 8, 8), 2, s, 4, &net), NDE_OK);
+  double ex, ep;
+  ck_assert_int_eq(tu_gradcheck_net(net, 0.4, 2, 77, STACK_FD_STEP, &ex, &ep), NDE_OK);
+  ck_assert_msg(ex <= TU_GRAD_TOL && ep <= TU_GRAD_TOL, "stack: err_x %g err_p %g", ex, ep);
+  nde_net_free(net);
+}
+END_TEST
+
+/* vjp with only dx, only grad, both, and twice after one forward agree (the
+ * columns kept by forward survive a vjp), and grad accumulates. */
+START_TEST(partial_vjps_agree) {
+  for (int concat = 0; concat < 2; concat++) {
+    nde_layer_spec s = nde_spec_conv2d(3, 3, 1, 1);
+    if (concat) s.kind = NDE_LAYER_CONCAT_CONV2D;
+    nde_net *net;
+    ck_assert_int_eq(nde_net_create(nde_shape_chw(2, 5, 4), 3, &s, 1, &net), NDE_OK);
+    nde_rng rng;
+    nde_rng_seed(&rng, 9);
+    nde_net_init(net, &rng);
+    const size_t nx = 3 * 2 * 5 * 4, ny = 3 * 3 * 5 * 4, np = nde_net_num_params(net);
+    nde_real *x = malloc(nx * sizeof *x), *dy = malloc(ny * sizeof *dy);
+    nde_real *dx1 = malloc(nx * sizeof *dx1), *dx2 = malloc(nx * sizeof *dx2);
+    nde_real *g1 = calloc(np, sizeof *g1), *g2 = calloc(np, sizeof *g2);
+    tu_fill_normal(x, nx, 1, &rng);
+    tu_fill_normal(dy, ny, 1, &rng);
+    ck_assert_int_eq(nde_net_forward(net, 0.5, 3, x, NULL), NDE_OK);
+    ck_assert_int_eq(nde_net_vjp(net, 3, dy, dx1, g1), NDE_OK);
+    ck_assert_int_eq(nde_net_vjp(net, 3, dy, dx2, NULL), NDE_OK);
+    ck_assert_int_eq(nde_net_vjp(net, 3, dy, NULL, g2), NDE_OK);
+    ck_assert_int_eq(nde_net_vjp(net, 3, dy, NULL, NULL), NDE_OK);
+    for (size_t i = 0; i < nx; i++) ck_assert(dx1[i] == dx2[i]);
+    for (size_t i = 0; i < np; i++) ck_assert(g1[i] == g2[i]);
+    ck_assert_int_eq(nde_net_vjp(net, 3, dy, NULL, g2), NDE_OK);
+    for (size_t i = 0; i < np; i++) ck_assert_double_eq_tol(g2[i], 2 * g1[i], 1e-5 * (1 + fabs(g1[i])));
+    free(x);
+    free(dy);
+    free(dx1);
+    free(dx2);
+    free(g1);
+    free(g2);
+    nde_net_free(net);
+  }
+}
+END_TEST
+
+/* PyTorch init: U(-1/sqrt(fan_in), +) with fan_in counting the time channel. */
+START_TEST(init_bounds) {
+  for (int concat = 0; concat < 2; concat++) {
+    nde_layer_spec s = concat ? nde_spec_concat_conv2d(8, 3, 1, 1) : nde_spec_conv2d(8, 3, 1, 1);
+    nde_net *net;
+    ck_assert_int_eq(nde_net_create(nde_shape_chw(4, 6, 6), 2, &s, 1, &net), NDE_OK);
+    const int cw = 4 + concat;
+    ck_assert_uint_eq(nde_net_num_params(net), (size_t)8 * cw * 9 + 8);
+    nde_rng rng;
+    nde_rng_seed(&rng, 3);
+    nde_net_init(net, &rng);
+    const double bound = 1 / sqrt(cw * 9.0);
+    double maxabs = 0;
+    for (size_t i = 0; i < nde_net_num_params(net); i++) {
+      ck_assert(fabs(nde_net_params(net)[i]) <= bound);
+      maxabs = fmax(maxabs, fabs(nde_net_params(net)[i]));
+    }
+    ck_assert(maxabs > 0.8 * bound); /* it is the uniform range, not something narrower */
+    nde_net_free(net);
+  }
+}
+END_TEST
+
+START_TEST(bad_specs_rejected) {
+  nde_net *net = NULL;
+  nde_layer_spec s = nde_spec_conv2d(0, 3, 1, 1);
+  ck_assert_int_eq(nde_net_create(nde_shape_chw(2, 6, 6), 2, &s, 1, &net), NDE_ERR_ARG);
+  ASSERT_MSG_HAS("layer 0 (conv2d)");
+  ASSERT_MSG_HAS("output channels 0");
+  ck_assert_ptr_null(net);
+
+  s = nde_spec_conv2d(4, 3, 1, 1);
+  s.kw = 0;
+  ck_assert_int_eq(nde_net_create(nde_shape_chw(2, 6, 6), 2, &s, 1, &net), NDE_ERR_ARG);
+  ASSERT_MSG_HAS("kernel 3x0");
+
+  s = nde_spec_concat_conv2d(4, 3, 0, 1);
+  ck_assert_int_eq(nde_net_create(nde_shape_chw(2, 6, 6), 2, &s, 1, &net), NDE_ERR_ARG);
+  ASSERT_MSG_HAS("concat_conv2d");
+  ASSERT_MSG_HAS("stride 0");
+
+  s = nde_spec_concat_conv2d(4, 3, 1, -1);
+  ck_assert_int_eq(nde_net_create(nde_shape_chw(2, 6, 6), 2, &s, 1, &net), NDE_ERR_ARG);
+  ASSERT_MSG_HAS("padding -1");
+
+  /* 2x2 input, 3x3 kernel, no padding: empty output */
+  s = nde_spec_conv2d(4, 3, 1, 0);
+  nde_layer_spec stack[] = {nde_spec_act(NDE_LAYER_RELU), s};
+  ck_assert_int_eq(nde_net_create(nde_shape_chw(1, 2, 2), 2, stack, 2, &net), NDE_ERR_SHAPE);
+  ASSERT_MSG_HAS("layer 1 (conv2d)");
+  ASSERT_MSG_HAS("input 2x2 with padding 0");
+  ASSERT_MSG_HAS("3x3 kernel");
+  ck_assert_ptr_null(net);
+
+  /* gemm dimensions beyond int: 2^16 x 2^16 output pixels */
+  s = nde_spec_conv2d(1, 1, 1, 0);
+  ck_assert_int_eq(nde_net_create(nde_shape_chw(1, 65536, 65536), 1, &s, 1, &net), NDE_ERR_ARG);
+  ASSERT_MSG_HAS("too large");
+
+  /* buffers beyond any address space (2^24 x 2^24 columns): the allocation fails cleanly */
+  ck_assert_int_eq(nde_net_create(nde_shape_chw(1 << 24, 4096, 4096), 1, &s, 1, &net),
+                   NDE_ERR_NOMEM);
+  ASSERT_MSG_HAS("out of memory");
+  ck_assert_ptr_null(net);
+}
+END_TEST
+
+/* The layer's own guard against a vjp without its forward (the network
+ * checks this too, so it is reached through the operations table). */
+START_TEST(layer_vjp_needs_forward) {
+  nde_layer L;
+  memset(&L, 0, sizeof L);
+  L.ops = &nde_concat_conv2d_ops;
+  L.spec = nde_spec_concat_conv2d(2, 3, 1, 1);
+  L.max_batch = 2;
+  L.in = nde_shape_chw(1, 4, 4);
+  ck_assert_int_eq(L.ops->setup(&L), NDE_OK);
+  nde_real p[2 * 2 * 9 + 2] = {0}, x[32] = {0}, y[64] = {0}, dy[64] = {0}, dx[32];
+  nde_layer_ctx ctx = {p, NULL, 1};
+  ck_assert_int_eq(L.ops->vjp(&L, &ctx, 1, x, y, dy, dx, NULL), NDE_ERR_STATE);
+  ASSERT_MSG_HAS("last forward had batch 0");
+  ck_assert_int_eq(L.ops->forward(&L, &ctx, 0.0, 2, x, y), NDE_OK);
+  ck_assert_int_eq(L.ops->vjp(&L, &ctx, 1, x, y, dy, dx, NULL), NDE_ERR_STATE);
+  ck_assert_int_eq(L.ops->vjp(&L, &ctx, 2, x, y, dy, dx, NULL), NDE_OK);
+  L.ops->destroy(&L);
+  ck_assert_ptr_null(L.impl);
+  L.ops->destroy(&L); /* safe on a destroyed layer */
+}
+END_TEST
+
+Suite *conv_suite(void) {
+  Suite *s = suite_create("conv");
+  TCase *tc = tcase_create("core");
+  tcase_set_timeout(tc, 60);
+  tcase_add_test(tc, transpose_matches_definition);
+  tcase_add_loop_test(tc, col2im_is_adjoint_of_im2col, 0, NCASES);
+  tcase_add_test(tc, conv_forward_by_hand);
+  tcase_add_test(tc, concat_forward_by_hand);
+  tcase_add_loop_test(tc, conv_forward_vs_naive, 0, NCASES);
+  tcase_add_loop_test(tc, concat_forward_vs_naive, 0, NCASES);
+  tcase_add_loop_test(tc, conv_gradcheck, 0, NCASES);
+  tcase_add_loop_test(tc, concat_gradcheck, 0, NCASES);
+  tcase_add_test(tc, stack_gradcheck);
+  tcase_add_test(tc, partial_vjps_agree);
+  tcase_add_test(tc, init_bounds);
+  tcase_add_test(tc, bad_specs_rejected);
+  tcase_add_test(tc, layer_vjp_needs_forward);
+  suite_add_tcase(s, tc);
+  return s;
+}

@@ -1,0 +1,61 @@
+/* Private to nets/: the data movement kernels behind conv2d and ConcatConv2d
+ * (nets/im2col.c), shared with the layer code in nets/conv2d.c.
+ *
+ * LAYOUT. A convolution over a batch is computed as ONE matrix product
+ *   Y[co][col] = sum_k W[co][k] cols[k][col],
+ * k = (c, i, j) running over input channel c and kernel offset (i, j)
+ * (k = (c * kh + i) * kw + j, the weight's own row-major order), and
+ * col = (oh, ow, b) running over output pixel and sample with the SAMPLE
+ * INNERMOST: col = (oh * Wo + ow) * n + b. With the sample innermost, the
+ * entries of one cols row that come from one input row are, at stride 1, one
+ * contiguous run of (valid ow) * n values of the input stored "CHWN"
+ * (x_t[c][ih][iw][b]), so im2col is a few long memcpy's per row instead of
+ * millions of runs of Wo values; col2im is the same runs added back. The
+ * price is a transpose NCHW -> CHWN of the input (done one channel at a time
+ * inside im2col, into a cache-sized plane) and CHWN -> NCHW of the output
+ * (each the size of an activation, about 1/9 of cols at 3x3).
+ *
+ * The input entry behind cols[(c, i, j)][(oh, ow, b)] is
+ *   x[b][c][ih][iw], ih = oh * stride - pad + i, iw = ow * stride - pad + j,
+ * and zero when (ih, iw) lies in the padding. */
+#ifndef NDE_NETS_CONV_IMPL_H
+#define NDE_NETS_CONV_IMPL_H
+
+#include <stddef.h>
+
+#include "nde/common.h"
+
+/* Geometry of one convolution (per sample). */
+typedef struct nde_conv_geom {
+  int cin, h, w;          /* input channels and plane */
+  int kh, kw;             /* kernel */
+  int stride, pad;        /* both dimensions */
+  int ho, wo;             /* output plane: (h + 2 pad - kh) / stride + 1, same for w */
+} nde_conv_geom;
+
+/* dst[j * ldd + i] = src[i * lds + j] + (row_add ? row_add[i] : 0) for
+ * i < rows, j < cols. src and dst must not overlap. */
+void nde_conv_transpose(int rows, int cols, const nde_real *src, size_t lds, nde_real *dst,
+                        size_t ldd, const nde_real *row_add);
+
+/* cols (cin*kh*kw rows of ho*wo*n) from the NCHW batch x (n samples),
+ * padding entries set to zero. Channel by channel: the channel's planes of
+ * all samples are first transposed to CHWN into `plane` (h*w*n values of
+ * workspace), which then stays in cache for its kh*kw cols rows. */
+void nde_im2col(const nde_conv_geom *g, int n, const nde_real *x, nde_real *plane,
+                nde_real *cols);
+
+/* The adjoint of nde_im2col: dx (NCHW, n samples) is overwritten with the
+ * sum, over every cols entry, of that entry added to the input value it was
+ * copied from (padding entries are dropped). `plane` is h*w*n values of
+ * workspace where each channel is accumulated in CHWN before going back. */
+void nde_col2im(const nde_conv_geom *g, int n, const nde_real *dcols, nde_real *plane,
+                nde_real *dx);
+
+/* mask[(i * kw + j) * (ho*wo) + oh * wo + ow] = 1 if kernel offset (i, j) at
+ * output pixel (oh, ow) reads an input pixel inside the plane, else 0
+ * (it reads padding). This is the im2col row of a constant-one channel,
+ * which gives ConcatConv2d's time channel its exact zero-padding behaviour. */
+void nde_conv_inside_mask(const nde_conv_geom *g, nde_real *mask);
+
+#endif
