@@ -11,7 +11,9 @@
  * Engines: CVODES on [y, a] with g as a quadrature (out of the error test
  * unless seminorm is NONE); ARKODE and the fixed-step methods on [y, a, g]
  * (ARKODE's error weights exclude g, and optionally y, through
- * ARKStepWFtolerances). */
+ * ARKStepWFtolerances). Excluding y is refused for CVODES: its nonlinear
+ * solvers measure convergence in the same weighted norm, and a y the norm
+ * cannot see diverges (observed: NaN within a step with BDF). */
 #include <math.h>
 #include <string.h>
 
@@ -88,12 +90,8 @@ int nde_cvbs_build(nde_ode *ode, size_t L) {
   }
   int flag = CVodeSetErrHandlerFn(cv->mem, nde_sun_errhandler, ode);
   if (!flag) flag = CVodeInit(cv->mem, cvbs_rhs, o->T, cv->y);
-  if (!flag) {
-    if (o->seminorm == NDE_SEMINORM_PARAMS_STATE)
-      flag = CVodeWFtolerances(cv->mem, bs_ewt);
-    else
-      flag = CVodeSStolerances(cv->mem, o->rtol_b, o->atol_b);
-  }
+  /* (seminorm PARAMS_STATE is refused for CVODES by the option check) */
+  if (!flag) flag = CVodeSStolerances(cv->mem, o->rtol_b, o->atol_b);
   if (!flag) flag = CVodeSetUserData(cv->mem, ode);
   if (!flag) flag = CVodeSetMaxNumSteps(cv->mem, o->max_steps);
   if (!flag && o->hmin > 0) flag = CVodeSetMinStep(cv->mem, o->hmin);
@@ -171,6 +169,10 @@ int nde_backsolve_backward(nde_ode *ode, int m, size_t ostride, const double *dL
     z = N_VGetArrayPointer(ode->cvbs.y);
     if (np) q = N_VGetArrayPointer(ode->cvbs.q);
   } else if (ark) {
+    if (ode->arkbs.dirty) {
+      nde_ark_destroy(&ode->arkbs);
+      if ((rc = nde_arkbs_build(ode, L))) return rc;
+    }
     z = N_VGetArrayPointer(ode->arkbs.y);
     q = z + 2 * L;
   } else {
@@ -213,15 +215,18 @@ int nde_backsolve_backward(nde_ode *ode, int m, size_t ostride, const double *dL
       flag = ARKStepReInit(mem, arkbs_rhs, NULL, tk, ode->arkbs.y);
       if (!flag) flag = ARKStepSetInitStep(mem, 0.0);
       if (!flag) flag = ARKStepSetStopTime(mem, tprev);
-      if (flag)
+      if (flag) {
+        ode->arkbs.dirty = 1;
         return nde_sun_fail(ode, "ARKStepReInit", flag, 1, tk, tprev, "backsolve adjoint");
+      }
       N_VScale(1.0, ode->arkbs.y, ode->arkbs.ysave);
       tret = tk;
-      flag = nde_ark_evolve(ode, &ode->arkbs, arkbs_rhs, tprev, tprev, &tret, &base);
+      flag = nde_ark_evolve(ode, &ode->arkbs, arkbs_rhs, tprev, tprev, -1.0, &tret, &base);
       nde_ark_read_stats(mem, &leg);
       nde_ode_stats_add(&leg, &base);
       nde_ode_stats_add(st, &leg);
       if (flag < 0) {
+        ode->arkbs.dirty = 1;
         ARKStepGetCurrentTime(mem, &tret);
         return nde_sun_fail(ode, "ARKStepEvolve", flag, 1, tret, tprev, "backsolve adjoint");
       }

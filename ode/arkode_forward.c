@@ -7,6 +7,7 @@
  * fails recoverably (it returns ARK_UNREC_RHSFUNC_ERR, "no recovery is
  * possible"), so nde_ark_evolve does what CVODES does by itself: restart
  * from the last accepted state with a quarter of the failed step. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -77,12 +78,12 @@ void nde_ark_read_stats(void *mem, nde_ode_stats *st) {
   st->nsolves = 1;
 }
 
-int nde_ark_evolve(nde_ode *ode, nde_ark *ark, ARKRhsFn f, double tout, double tstop,
+int nde_ark_evolve(nde_ode *ode, nde_ark *ark, ARKRhsFn f, double tout, double tstop, double dir,
                    double *tlast, nde_ode_stats *base) {
   /* One step at a time, keeping the last accepted state (ysave at *tlast),
    * which is where a recovery restarts; outputs between steps come from
    * ARKODE's interpolant, as ARK_NORMAL would give them. */
-  double dir = tout > *tlast ? 1.0 : -1.0;
+  /* (the last step may already have passed tout: then only interpolate) */
   int flag = 0;
   long steps = 0;
   while ((tout - *tlast) * dir > 0) {
@@ -110,7 +111,9 @@ int nde_ark_evolve(nde_ode *ode, nde_ark *ark, ARKRhsFn f, double tout, double t
     nde_ode_stats_add(base, &seg);
     ode->sunmsg[0] = '\0';
     flag = ARKStepReInit(ark->mem, f, NULL, *tlast, ark->ysave);
-    if (!flag) flag = ARKStepSetInitStep(ark->mem, 0.25 * h);
+    /* a quarter of the failed step, in the direction of integration (0, no
+     * step yet: let ARKODE estimate one) */
+    if (!flag) flag = ARKStepSetInitStep(ark->mem, dir * 0.25 * fabs(h));
     if (!flag) flag = ARKStepSetStopTime(ark->mem, tstop);
     if (flag) return flag;
   }
@@ -125,6 +128,12 @@ int nde_ark_forward(nde_ode *ode, const double *y0, double *yout, size_t ostride
                     nde_ode_stats *st) {
   nde_ark *ark = &ode->ark;
   const nde_ode_options *o = &ode->opt;
+  if (ark->dirty) {
+    size_t len = ark->len;
+    nde_ark_destroy(ark);
+    int rc = nde_ark_build(ode, ark, len, NULL);
+    if (rc) return rc;
+  }
   memcpy(N_VGetArrayPointer(ark->y), y0, ark->len * sizeof(double));
   N_VScale(1.0, ark->y, ark->ysave);
   double tlast = o->t0;
@@ -134,11 +143,15 @@ int nde_ark_forward(nde_ode *ode, const double *y0, double *yout, size_t ostride
   int flag = ARKStepReInit(ark->mem, ark_rhs, NULL, o->t0, ark->y);
   if (!flag) flag = ARKStepSetInitStep(ark->mem, o->h0); /* undo a recovery's restart step */
   if (!flag) flag = ARKStepSetStopTime(ark->mem, o->T);
-  if (flag) return nde_sun_fail(ode, "ARKStepReInit", flag, 1, o->t0, o->T, "ode forward");
+  if (flag) {
+    ark->dirty = 1;
+    return nde_sun_fail(ode, "ARKStepReInit", flag, 1, o->t0, o->T, "ode forward");
+  }
   for (int k = 0; k < ode->nout; k++) {
-    flag = nde_ark_evolve(ode, ark, ark_rhs, ode->tout[k], o->T, &tlast, &base);
+    flag = nde_ark_evolve(ode, ark, ark_rhs, ode->tout[k], o->T, 1.0, &tlast, &base);
     if (flag < 0) {
       double tcur = tlast;
+      ark->dirty = 1;
       ARKStepGetCurrentTime(ark->mem, &tcur);
       nde_ark_read_stats(ark->mem, st);
       nde_ode_stats_add(st, &base);

@@ -58,6 +58,10 @@ typedef struct nde_ark {
   void *mem;
   N_Vector y, ysave;       /* output / last accepted state */
   size_t len;
+  int dirty;               /* a failed evolve left stale internal state: rebuild
+                              before the next use (ARKODE 6.4 keeps the old step
+                              size through ARKStepReInit and then rejects a stop
+                              time in the other direction) */
 } nde_ark;
 
 struct nde_ode {
@@ -170,11 +174,11 @@ void nde_ark_destroy(nde_ark *ark);
 int nde_ark_forward(nde_ode *ode, const double *y0, double *yout, size_t ostride,
                     nde_ode_stats *st);
 void nde_ark_read_stats(void *mem, nde_ode_stats *st);
-/* Advance ark from its last accepted state (ark->ysave at *tlast, updated)
- * to tout, leaving y(tout) in ark->y and restarting after recoverable
+/* Advance ark in direction dir (+1 or -1) from its last accepted state
+ * (ark->ysave at *tlast, updated) to tout, leaving y(tout) in ark->y and restarting after recoverable
  * right-hand-side failures (see arkode_forward.c); the statistics of the
  * restarted segments are added to *base (the counters restart at zero). */
-int nde_ark_evolve(nde_ode *ode, nde_ark *ark, ARKRhsFn f, double tout, double tstop,
+int nde_ark_evolve(nde_ode *ode, nde_ark *ark, ARKRhsFn f, double tout, double tstop, double dir,
                    double *tlast, nde_ode_stats *base);
 int nde_ark_table(int method);
 

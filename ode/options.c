@@ -143,6 +143,13 @@ int nde_ode_check_options(const nde_ode_options *o, const nde_field *field) {
                      o->interp);
   if (o->seminorm < NDE_SEMINORM_NONE || o->seminorm > NDE_SEMINORM_PARAMS_STATE)
     return nde_error(NDE_ERR_ARG, "%s: seminorm %d out of range [0, 2]", w, o->seminorm);
+  if (o->seminorm == NDE_SEMINORM_PARAMS_STATE && o->adjoint == NDE_ADJ_BACKSOLVE &&
+      is_cvodes(o->method))
+    return nde_error(NDE_ERR_ARG,
+                     "%s: seminorm 'params+state' needs an explicit method (dopri5, bosh3): "
+                     "CVODES tests nonlinear-solver convergence in the error norm, which must "
+                     "then see the state; use seminorm 'params' with '%s'",
+                     w, method_names[o->method]);
   int rc = nde_adjoint_supported(o->method, o->adjoint);
   if (rc) return nde_error_wrap(rc, "%s: ", w);
   if (o->adjoint != NDE_ADJ_NONE && !nde_field_has_vjp(field))

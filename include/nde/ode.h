@@ -147,7 +147,9 @@ typedef enum nde_interp_kind { NDE_INTERP_HERMITE = 0, NDE_INTERP_POLYNOMIAL = 1
 typedef enum nde_seminorm_kind {
   NDE_SEMINORM_NONE = 0,        /* every component in the error test */
   NDE_SEMINORM_PARAMS = 1,      /* g out of the error test (default) */
-  NDE_SEMINORM_PARAMS_STATE = 2 /* g and the backsolve's y out (backsolve only) */
+  NDE_SEMINORM_PARAMS_STATE = 2 /* g and the backsolve's y out (backsolve with DOPRI5,
+                                   BOSH3 only: CVODES's nonlinear solvers need y in the
+                                   norm; as PARAMS for the other adjoints) */
 } nde_seminorm_kind;
 
 typedef struct nde_ode_options {

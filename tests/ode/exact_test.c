@@ -137,6 +137,38 @@ START_TEST(time_dependent_field_from_t0) {
 }
 END_TEST
 
+/* Ten closely spaced outputs at a loose tolerance: steps pass several
+ * output times at once, which must then be interpolated, not stepped to. */
+START_TEST(dense_outputs_with_large_steps) {
+  int m = _i;
+  tf_scalar p = {-1.0};
+  nde_field_user u = {1, 1, 1, tf_scalar_rhs, tf_scalar_vjp, NULL, &p};
+  nde_field *f;
+  ck_assert_int_eq(nde_field_create_user(&u, &f), NDE_OK);
+  nde_ode_options o = method_opts(m);
+  o.rtol = o.atol = 1e-4;
+  o.fixed_h = 0.05;
+  double tout[10];
+  for (int k = 0; k < 10; k++) tout[k] = 0.1 * (k + 1) * 3;
+  o.T = tout[9];
+  o.nout = 10;
+  o.tout = tout;
+  nde_ode *ode;
+  ck_assert_int_eq(nde_ode_create(f, &o, 1, &ode), NDE_OK);
+  double y0 = 1, y[10];
+  ck_assert_int_eq(nde_ode_solve(ode, 1, &y0, y), NDE_OK);
+  nde_ode_stats st;
+  nde_ode_last_stats(ode, &st, NULL);
+  if (m == NDE_ODE_DOPRI5) ck_assert_msg(st.accepted < 10, "dopri5 took %ld steps", st.accepted);
+  double tol = m == NDE_ODE_EULER ? 0.03 : 1e-3;
+  for (int k = 0; k < 10; k++)
+    ck_assert_msg(fabs(y[k] - exp(-tout[k])) <= tol, "%s at t = %g: %.8g vs %.8g",
+                  nde_ode_method_name(m), tout[k], y[k], exp(-tout[k]));
+  nde_ode_free(ode);
+  nde_field_free(f);
+}
+END_TEST
+
 Suite *ode_exact_suite(void) {
   Suite *s = suite_create("ode_exact");
   TCase *tc = tcase_create("exact");
@@ -145,6 +177,7 @@ Suite *ode_exact_suite(void) {
   tcase_add_loop_test(tc, oscillator_several_outputs_every_method, NDE_ODE_ADAMS, NDE_ODE_RK4 + 1);
   tcase_add_loop_test(tc, linear_system_every_method, NDE_ODE_ADAMS, NDE_ODE_RK4 + 1);
   tcase_add_loop_test(tc, time_dependent_field_from_t0, NDE_ODE_ADAMS, NDE_ODE_RK4 + 1);
+  tcase_add_loop_test(tc, dense_outputs_with_large_steps, NDE_ODE_ADAMS, NDE_ODE_RK4 + 1);
   suite_add_tcase(s, tc);
   return s;
 }
