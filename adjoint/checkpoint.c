@@ -52,8 +52,6 @@ static int init_backward(nde_ode *ode, nde_cv *cv) {
   if (!cv->yB || (ode->np && !cv->qB))
     return nde_error(NDE_ERR_NOMEM, "checkpoint adjoint: backward vectors");
   int flag = CVodeInitB(cv->mem, cv->which, cv_fB, o->T, cv->yB);
-  void *bmem = flag ? NULL : CVodeGetAdjCVodeBmem(cv->mem, cv->which);
-  if (!flag && bmem) flag = CVodeSetErrHandlerFn(bmem, nde_sun_errhandler, ode);
   if (!flag) flag = CVodeSStolerancesB(cv->mem, cv->which, o->rtol_b, o->atol_b);
   if (!flag) flag = CVodeSetUserDataB(cv->mem, cv->which, ode);
   if (!flag) flag = CVodeSetMaxNumStepsB(cv->mem, cv->which, o->max_steps);

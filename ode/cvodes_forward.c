@@ -123,6 +123,9 @@ int nde_cv_build(nde_ode *ode, nde_cv *cv, size_t len) {
     flag = CVodeAdjInit(cv->mem, o->checkpoint_steps,
                         o->interp == NDE_INTERP_POLYNOMIAL ? CV_POLYNOMIAL : CV_HERMITE);
     if (!flag) flag = CVodeCreateB(cv->mem, lmm, &cv->which);
+    /* the backward memory reports through our handler too, from the start */
+    void *bmem = flag ? NULL : CVodeGetAdjCVodeBmem(cv->mem, cv->which);
+    if (!flag && bmem) flag = CVodeSetErrHandlerFn(bmem, nde_sun_errhandler, ode);
     if (flag) {
       rc = nde_error(NDE_ERR_SOLVER, "CVODES adjoint setup failed: %s",
                      nde_flag_name(0, flag, fn, sizeof fn));

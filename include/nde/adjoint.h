@@ -21,6 +21,17 @@
  *    step arithmetic from the stored stage states: the exact gradient of the
  *    discrete map.
  *
+ * Costs worth knowing (all visible in the backward statistics):
+ *  - CHECKPOINT re-integrates the forward problem between checkpoints
+ *    (nfe_recompute) and evaluates the quadrature separately (nfe_quad,
+ *    one extra network forward + vjp per evaluation for network fields).
+ *  - CHECKPOINT in per-sample mode keeps one CVODES memory, so every sample
+ *    but the last replays its forward solve first (counted in
+ *    nfe_recompute).
+ *  - The first backward pass of a checkpointed solver allocates the
+ *    backward problem (CVodeInitB needs a finished CVodeF); later passes
+ *    reuse it.
+ *
  * Typical use:
  *   nde_adjoint_forward(ode, n, y0, yout);     // records what backward needs
  *   ... loss and dL/dyout (same layout as yout) ...

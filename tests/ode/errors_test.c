@@ -20,7 +20,7 @@ static int bad_rhs(double t, int n, const double *y, double *ydot, void *u) {
   bad_field *b = u;
   b->calls++;
   if (b->ret && t >= b->ret_t) return b->ret;
-  for (int i = 0; i < n; i++) ydot[i] = -y[i];
+  for (int i = 0; i < 2 * n; i++) ydot[i] = -y[i]; /* dim 2 */
   if ((b->nan_t > 0 && t >= b->nan_t) || b->calls == b->nan_call) ydot[0] = NAN;
   return 0;
 }
