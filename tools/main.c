@@ -5,7 +5,18 @@
 #include "nde/nde.h"
 #include "tools/commands.h"
 
+int nde_cmd_gradcheck(int argc, char **argv);
+int nde_cmd_train(int argc, char **argv);
+int nde_cmd_eval(int argc, char **argv);
+int nde_cmd_attractors(int argc, char **argv);
+int nde_cmd_table3(int argc, char **argv);
+
 const nde_command nde_commands[] = {
+    {"train", "train an ODE-Net or ResNet on Fashion-MNIST (CSV logs, checkpoints, --resume)", nde_cmd_train},
+    {"eval", "test error and NFE of a checkpoint", nde_cmd_eval},
+    {"attractors", "RMAN attractor statistics of a checkpoint (Table 2, Figure 4 data)", nde_cmd_attractors},
+    {"table3", "reproduce the RMAN paper's Table 3 on Fashion-MNIST", nde_cmd_table3},
+    {"gradcheck", "compare a solve's adjoint gradient with finite differences", nde_cmd_gradcheck},
     {NULL, NULL, NULL},
 };
 

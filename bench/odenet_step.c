@@ -1,0 +1,124 @@
+/* odenet_step: time training steps (forward + backward, no optimizer) of the
+ * DESIGN 4.1 ODE-Net on Fashion-MNIST-sized random input.
+ *
+ *   build/bench/odenet_step [--batch 128] [--steps 20] [--solver adams]
+ *        [--adjoint checkpoint] [--rtol 1e-3] [--atol 1e-3] [--threads 2]
+ *        [--attractors 0] [--model odenet|resnet6]
+ *
+ * Prints sec_per_step, nfe_f and nfe_b (means per step; nfe_b counts the
+ * backward RHS plus quadrature evaluations), steps, peak_rss_mib (getrusage)
+ * and gflops: the achieved rate of the convolution arithmetic, counting per
+ * ODE-function evaluation the two 3x3 ConcatConvs (2 * 64 * 585 * 36 * 2
+ * flops per sample), one such forward per forward RHS and, per backward RHS,
+ * a forward recomputation plus the input- and weight-vjp (3 x), plus the
+ * stem's and head's convolutions (forward and 2 x backward). The reference
+ * (DESIGN 5): torchdiffeq 0.53-0.64 s per step at NFE 20 / 20-26. */
+#define _POSIX_C_SOURCE 200809L
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "nde/nde.h"
+
+extern void openblas_set_num_threads(int);
+
+static double now_sec(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+static const char *opt_str(int argc, char **argv, const char *name, const char *def) {
+  for (int i = 1; i + 1 < argc; i++)
+    if (!strcmp(argv[i], name)) return argv[i + 1];
+  return def;
+}
+
+/* conv flops of one sample: 2 * Cout * (Cin * k * k) * Hout * Wout */
+static double conv_flops(int cin, int cout, int k, int hout, int wout) {
+  return 2.0 * cout * cin * k * k * hout * wout;
+}
+
+int main(int argc, char **argv) {
+  const int batch = atoi(opt_str(argc, argv, "--batch", "128"));
+  const int steps = atoi(opt_str(argc, argv, "--steps", "20"));
+  const int threads = atoi(opt_str(argc, argv, "--threads", "2"));
+  const int natt = atoi(opt_str(argc, argv, "--attractors", "0"));
+  int kind, method, adjoint;
+  if (nde_model_kind_parse(opt_str(argc, argv, "--model", "odenet"), &kind) ||
+      nde_ode_method_parse(opt_str(argc, argv, "--solver", "adams"), &method) ||
+      nde_adjoint_kind_parse(opt_str(argc, argv, "--adjoint", "checkpoint"), &adjoint)) {
+    fprintf(stderr, "odenet_step: %s\n", nde_last_error());
+    return 2;
+  }
+  openblas_set_num_threads(threads);
+  nde_model_options mo = nde_model_options_default(kind);
+  mo.max_batch = batch;
+  mo.attractors = natt;
+  mo.ode.method = method;
+  mo.ode.adjoint = adjoint;
+  mo.ode.rtol = atof(opt_str(argc, argv, "--rtol", "1e-3"));
+  mo.ode.atol = atof(opt_str(argc, argv, "--atol", "1e-3"));
+  nde_model *m;
+  if (nde_model_create(&mo, &m)) {
+    fprintf(stderr, "odenet_step: %s\n", nde_last_error());
+    return 1;
+  }
+  nde_rng rng;
+  nde_rng_seed(&rng, 7);
+  nde_model_init(m, &rng);
+  size_t nx = (size_t)batch * 28 * 28;
+  nde_real *x = malloc(nx * sizeof *x);
+  int *labels = malloc((size_t)batch * sizeof *labels);
+  for (size_t i = 0; i < nx; i++) x[i] = (nde_real)nde_rng_normal(&rng);
+  for (int i = 0; i < batch; i++) labels[i] = (int)nde_rng_below(&rng, 10);
+
+  double t_total = 0, nfe_f = 0, nfe_b = 0, st_f = 0, st_b = 0;
+  int rc = 0;
+  for (int s = -1; s < steps && !rc; s++) { /* s = -1: warm-up, not timed */
+    nde_model_result r;
+    nde_ode_stats bw;
+    double t0 = now_sec();
+    rc = nde_model_forward(m, batch, x, labels, 1e-4, 1, &r);
+    if (!rc) rc = nde_model_backward(m, &bw);
+    double dt = now_sec() - t0;
+    if (s >= 0 && !rc) {
+      t_total += dt;
+      nfe_f += r.fwd.nfe;
+      nfe_b += bw.nfe + bw.nfe_quad;
+      st_f += r.fwd.steps;
+      st_b += bw.steps;
+    }
+  }
+  if (rc) {
+    fprintf(stderr, "odenet_step: %s\n", nde_last_error());
+    return 1;
+  }
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  /* convolution arithmetic per sample */
+  double f_ode = 2 * conv_flops(65, 64, 3, 6, 6);
+  double f_stem = conv_flops(1, 64, 3, 26, 26) + conv_flops(64, 64, 4, 13, 13) + conv_flops(64, 64, 4, 6, 6);
+  double per_step = 3 * f_stem; /* forward + input/weight vjp */
+  if (kind == NDE_MODEL_ODENET)
+    per_step += (nfe_f / steps) * f_ode + (nfe_b / steps) * 3 * f_ode;
+  else
+    per_step += 6 * 3 * 2 * conv_flops(64, 64, 3, 6, 6);
+  per_step *= batch;
+  double sps = t_total / steps;
+  printf("model: %s solver: %s adjoint: %s batch: %d threads: %d rtol: %g atol: %g attractors: %d\n",
+         nde_model_kind_name(kind), nde_ode_method_name(method), nde_adjoint_kind_name(adjoint), batch,
+         threads, mo.ode.rtol, mo.ode.atol, natt);
+  printf("sec_per_step: %.4f\n", sps);
+  printf("nfe_f: %.1f\nnfe_b: %.1f\nsteps_f: %.1f\nsteps_b: %.1f\n", nfe_f / steps, nfe_b / steps,
+         st_f / steps, st_b / steps);
+  printf("peak_rss_mib: %.1f\n", ru.ru_maxrss / 1024.0);
+  printf("gflops: %.1f\n", per_step / sps * 1e-9);
+  nde_model_free(m);
+  free(x);
+  free(labels);
+  return 0;
+}

@@ -1,0 +1,57 @@
+#include "tools/train_job.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "tools/commands.h"
+
+int tool_load_fashion_mnist(const char *dir, nde_dataset **train, nde_dataset **test) {
+  int rc = nde_data_load_fashion_mnist(dir, 1, train);
+  if (rc) return rc;
+  rc = nde_data_load_fashion_mnist(dir, 0, test);
+  if (rc) {
+    nde_dataset_free(*train);
+    *train = NULL;
+  }
+  return rc;
+}
+
+int tool_mkdirs(const char *path) {
+  char buf[4096];
+  size_t n = strlen(path);
+  if (n == 0 || n >= sizeof buf) return -1;
+  memcpy(buf, path, n + 1);
+  for (size_t i = 1; i <= n; i++) {
+    if (buf[i] == '/' || buf[i] == '\0') {
+      char keep = buf[i];
+      buf[i] = '\0';
+      if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "nde: cannot create directory '%s': %s\n", buf, strerror(errno));
+        return -1;
+      }
+      buf[i] = keep;
+    }
+  }
+  return 0;
+}
+
+int tool_train_job_run(const tool_train_job *job, const nde_dataset *train,
+                       const nde_dataset *test, nde_train_summary *sum, size_t *params,
+                       nde_model **model_out) {
+  nde_model *m;
+  int rc = nde_model_create(&job->model, &m);
+  if (rc) return rc;
+  nde_rng rng;
+  nde_rng_seed(&rng, job->init_seed);
+  rc = nde_model_init(m, &rng);
+  if (!rc && tool_mkdirs(job->train.out_dir)) rc = NDE_ERR_IO;
+  if (!rc) rc = nde_train_run(m, train, test, &job->train, sum);
+  if (params) *params = nde_model_num_params(m);
+  if (!rc && model_out)
+    *model_out = m;
+  else
+    nde_model_free(m);
+  return rc;
+}
