@@ -14,10 +14,11 @@
  * 1..Cin act on x. The time channel is zero-padded like the others (as
  * torchdiffeq's), so near the border fewer of its taps see t.
  *
- * Method (layout in nets/conv_impl.h): transpose x to CHWN, im2col the
- * whole batch into cols (K = Cin*kh*kw rows, Ho*Wo*n columns), ONE gemm
+ * Method (layout in nets/conv_impl.h): im2col the whole batch into cols
+ * (K = Cin*kh*kw rows, Ho*Wo*n columns, the sample innermost), ONE gemm
  * Ymat = W_x cols (Cout x Ho*Wo*n), then transpose back to NCHW adding the
- * bias. The time channel does NOT go through the gemm: its im2col rows are
+ * bias. A 1x1 stride-1 unpadded conv skips im2col (cols is then just the
+ * input transposed). The time channel does NOT go through the gemm: its im2col rows are
  * t * mask (mask = 1 where the tap is inside the plane, nets/im2col.c), the
  * same for every sample, so its contribution is the per-pixel term
  *   T[co][p] = t * sum_{i,j} W[co][0][i][j] mask[(i,j)][p],
@@ -86,7 +87,8 @@ static nde_real *alloc_reals(size_t n) { return malloc((n ? n : 1) * sizeof(nde_
  * col2im stream through on every call; with 4 KiB pages each stream misses
  * the TLB every 4 KiB. Buffers of 4 MiB or more are therefore placed on
  * 2 MiB boundaries and, on Linux, advised as transparent huge pages (a hint:
- * ignored where THP is off). Measured about 5% on the ODE-function layer. */
+ * ignored where THP is off). Measured a few percent on im2col + gemm at the
+ * ODE-function shape. */
 enum { HUGE_PAGE = 2 << 20 };
 static nde_real *alloc_big(size_t n) {
   const size_t bytes = n * sizeof(nde_real);
@@ -114,16 +116,22 @@ static int conv_setup_common(nde_layer *L, int concat) {
                            "(output would be empty)",
                            L->in.h, L->in.w, s->pad, s->kh, s->kw);
   const long long ho = (hp - s->kh) / s->stride + 1, wo = (wp - s->kw) / s->stride + 1;
-  const long long kt = concat ? (long long)s->kh * s->kw : 0;
-  const long long kx = (long long)L->in.c * s->kh * s->kw;
-  const long long cols_n = ho * wo * L->max_batch; /* gemm's N at max_batch */
-  /* The gemm takes int dimensions; the buffers must fit in memory. */
-  if (ho > INT32_MAX || wo > INT32_MAX || cols_n > INT32_MAX || kt + kx > INT32_MAX ||
-      (double)kx * (double)cols_n * sizeof(nde_real) > (double)(SIZE_MAX / 4))
+  /* BLAS and the kernels index with int: every extent they see must fit,
+   * and the buffers must be addressable. Checked in double (exact enough
+   * for a threshold, and free of integer overflow). */
+  const double dkx = (double)L->in.c * s->kh * s->kw, dpix = (double)ho * wo;
+  const double dcols = dpix * L->max_batch;
+  const double limits[] = {dkx + (double)s->kh * s->kw, dcols, dpix * s->out,
+                           (double)L->in.c * L->in.h * L->in.w};
+  int fits = dkx * dcols * sizeof(nde_real) <= (double)(SIZE_MAX / 4);
+  for (size_t q = 0; q < sizeof limits / sizeof limits[0]; q++) fits = fits && limits[q] <= INT32_MAX;
+  if (!fits)
     return nde_layer_error(L, NDE_ERR_ARG,
-                           "convolution too large: %lld x %lld columns for input (%d,%d,%d) at "
-                           "batch %d",
-                           kx, cols_n, L->in.c, L->in.h, L->in.w, L->max_batch);
+                           "convolution too large: %.0f x %.0f im2col columns for input "
+                           "(%d,%d,%d) at batch %d exceed the int range of BLAS",
+                           dkx, dcols, L->in.c, L->in.h, L->in.w, L->max_batch);
+  const long long kt = concat ? (long long)s->kh * s->kw : 0;
+  const long long kx = (long long)dkx, cols_n = (long long)dcols;
 
   conv_impl *C = calloc(1, sizeof *C);
   if (!C) return nde_layer_error(L, NDE_ERR_NOMEM, "out of memory");
@@ -140,21 +148,17 @@ static int conv_setup_common(nde_layer *L, int concat) {
 
   const size_t mb = (size_t)L->max_batch, npix = (size_t)C->npix;
   const size_t ncol = npix * mb;
-  C->cols = alloc_big((size_t)kx * ncol);
-  C->dcols = alloc_big((size_t)kx * ncol);
-  C->omat = alloc_big((size_t)s->out * ncol);
-  C->add = alloc_reals((size_t)s->out * npix);
-  C->sums = alloc_reals((size_t)s->out * npix);
-  C->ones = alloc_reals(mb);
-  int ok = C->cols && C->dcols && C->omat && C->add && C->sums && C->ones;
+  /* In order, stopping at the first failure (the columns are the largest). */
+  int ok = (C->cols = alloc_big((size_t)kx * ncol)) != NULL;
+  ok = ok && (C->dcols = alloc_big((size_t)kx * ncol)) != NULL;
+  ok = ok && (C->omat = alloc_big((size_t)s->out * ncol)) != NULL;
+  ok = ok && (C->add = alloc_reals((size_t)s->out * npix)) != NULL;
+  ok = ok && (C->sums = alloc_reals((size_t)s->out * npix)) != NULL;
+  ok = ok && (C->ones = alloc_reals(mb)) != NULL;
   for (size_t b = 0; ok && b < mb; b++) C->ones[b] = 1;
-  if (ok && !C->pointwise) {
-    C->plane = alloc_reals((size_t)L->in.h * L->in.w * mb);
-    ok = C->plane != NULL;
-  }
+  if (ok && !C->pointwise) ok = (C->plane = alloc_reals((size_t)L->in.h * L->in.w * mb)) != NULL;
   if (ok && concat) {
-    C->mask = alloc_reals((size_t)kt * npix);
-    ok = C->mask != NULL;
+    ok = (C->mask = alloc_reals((size_t)kt * npix)) != NULL;
     if (ok) nde_conv_inside_mask(&C->g, C->mask);
   }
   if (!ok) {

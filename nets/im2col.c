@@ -5,6 +5,7 @@
  * All of these are memory bound; they are written so that the innermost
  * work is a long contiguous copy / add (vectorized by the compiler or done
  * by memcpy / memset) and never allocate. */
+#include <stdint.h>
 #include <string.h>
 
 #include "nets/conv_impl.h"
@@ -101,6 +102,47 @@ void nde_conv_transpose(int rows, int cols, const nde_real *restrict src, size_t
   }
 }
 
+/* Writing cols. The columns (megabytes) are written once here and read
+ * once, by the gemm's packing, on the next call. On the measured machine
+ * (shared L3) they do not survive in cache between calls, so ordinary
+ * stores first read every destination line from memory (read for
+ * ownership) only to overwrite it; non-temporal (streaming) stores skip that
+ * read. ODE-function shape, float, 10.6 MB of columns: im2col 0.75 -> 0.54 ms
+ * (mean over 95 calls interleaved with the gemm), the gemm unchanged.
+ * Without SSE2, memcpy / memset. */
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#if NDE_REAL_IS_DOUBLE
+enum { SV = 2 };
+static inline void stream_one(double *d, const double *s) { _mm_stream_pd(d, _mm_loadu_pd(s)); }
+static inline void stream_zero_one(double *d) { _mm_stream_pd(d, _mm_setzero_pd()); }
+#else
+enum { SV = 4 };
+static inline void stream_one(float *d, const float *s) { _mm_stream_ps(d, _mm_loadu_ps(s)); }
+static inline void stream_zero_one(float *d) { _mm_stream_ps(d, _mm_setzero_ps()); }
+#endif
+static void stream_copy(nde_real *restrict d, const nde_real *restrict s, size_t n) {
+  size_t k = 0;
+  for (; k < n && ((uintptr_t)(d + k) & 15); k++) d[k] = s[k]; /* to a 16-byte boundary */
+  for (; k + SV <= n; k += SV) stream_one(d + k, s + k);
+  for (; k < n; k++) d[k] = s[k];
+}
+static void stream_zero(nde_real *d, size_t n) {
+  size_t k = 0;
+  for (; k < n && ((uintptr_t)(d + k) & 15); k++) d[k] = 0;
+  for (; k + SV <= n; k += SV) stream_zero_one(d + k);
+  for (; k < n; k++) d[k] = 0;
+}
+/* Streaming stores are weakly ordered: fence before the gemm reads them. */
+static void stream_fence(void) { _mm_sfence(); }
+#else
+static void stream_copy(nde_real *restrict d, const nde_real *restrict s, size_t n) {
+  memcpy(d, s, n * sizeof *d);
+}
+static void stream_zero(nde_real *d, size_t n) { memset(d, 0, n * sizeof *d); }
+static void stream_fence(void) {}
+#endif
+
 void nde_im2col(const nde_conv_geom *g, int n, const nde_real *restrict x,
                 nde_real *restrict plane, nde_real *restrict cols) {
   const size_t rowlen = (size_t)g->ho * g->wo * n; /* one cols row */
@@ -118,24 +160,24 @@ void nde_im2col(const nde_conv_geom *g, int n, const nde_real *restrict x,
           nde_real *dst = row + (size_t)oh * g->wo * pix;
           const int ih = oh * g->stride - g->pad + i;
           if (ih < 0 || ih >= g->h || ow0 == ow1) {
-            memset(dst, 0, (size_t)g->wo * pix * sizeof *dst);
+            stream_zero(dst, (size_t)g->wo * pix);
             continue;
           }
-          if (ow0 > 0) memset(dst, 0, (size_t)ow0 * pix * sizeof *dst);
+          stream_zero(dst, (size_t)ow0 * pix);
           const nde_real *src = plane + ((size_t)ih * g->w + (ow0 * g->stride - g->pad + j)) * pix;
           if (g->stride == 1) {
             /* consecutive ow read consecutive iw: one run for the whole row */
-            memcpy(dst + (size_t)ow0 * pix, src, (size_t)(ow1 - ow0) * pix * sizeof *dst);
+            stream_copy(dst + (size_t)ow0 * pix, src, (size_t)(ow1 - ow0) * pix);
           } else {
             for (int ow = ow0; ow < ow1; ow++)
-              memcpy(dst + (size_t)ow * pix, src + (size_t)(ow - ow0) * g->stride * pix,
-                     pix * sizeof *dst);
+              stream_copy(dst + (size_t)ow * pix, src + (size_t)(ow - ow0) * g->stride * pix, pix);
           }
-          if (ow1 < g->wo) memset(dst + (size_t)ow1 * pix, 0, (size_t)(g->wo - ow1) * pix * sizeof *dst);
+          stream_zero(dst + (size_t)ow1 * pix, (size_t)(g->wo - ow1) * pix);
         }
       }
     }
   }
+  stream_fence();
 }
 
 /* d[k] += s[k], k < len: the inner loop of col2im (vectorized). */
