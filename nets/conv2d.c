@@ -53,11 +53,14 @@ typedef struct conv_impl {
   int kx;        /* Cin*kh*kw: the gemm's inner dimension */
   int kfull;     /* kt + kx: length of one output channel's weights */
   int pointwise; /* 1x1, stride 1, pad 0: cols is the CHWN input itself */
+  int flip;      /* input cotangent as a convolution of dY (see conv_vjp) */
+  nde_conv_geom gt; /* geometry of that convolution (flip only) */
   int npix;      /* Ho*Wo */
   nde_real *plane; /* h*w*max_batch: one channel in CHWN (unused if pointwise) */
   nde_real *cols;  /* kx x npix*n, kept from forward for the weight gradient */
-  nde_real *dcols; /* kx x npix*n */
-  nde_real *omat;  /* Cout x npix*n: Ymat in forward, dYmat in vjp */
+  nde_real *dcols; /* kx x npix*n; flip: Cout*kh*kw x h*w*n (im2col of dY) */
+  nde_real *omat;  /* Cout x npix*n: Ymat in forward, dYmat in vjp; flip: also Cin x h*w*n */
+  nde_real *wflip; /* flip: Cin x Cout*kh*kw, the weights flipped and transposed */
   nde_real *add;   /* Cout*npix: bias + time term, per output pixel */
   nde_real *sums;  /* Cout*npix: dY summed over the batch */
   nde_real *ones;  /* max_batch ones, to sum with gemv */
@@ -77,6 +80,7 @@ static void conv_destroy(nde_layer *L) {
   free(C->sums);
   free(C->ones);
   free(C->mask);
+  free(C->wflip);
   free(C);
   L->impl = NULL;
 }
@@ -121,9 +125,10 @@ static int conv_setup_common(nde_layer *L, int concat) {
    * for a threshold, and free of integer overflow). */
   const double dkx = (double)L->in.c * s->kh * s->kw, dpix = (double)ho * wo;
   const double dcols = dpix * L->max_batch;
-  const double limits[] = {dkx + (double)s->kh * s->kw, dcols, dpix * s->out,
+  const double dkt = (double)s->out * s->kh * s->kw; /* rows of the flipped im2col */
+  const double limits[] = {dkx + (double)s->kh * s->kw, dkt, dcols, dpix * s->out,
                            (double)L->in.c * L->in.h * L->in.w};
-  int fits = dkx * dcols * sizeof(nde_real) <= (double)(SIZE_MAX / 4);
+  int fits = (dkx > dkt ? dkx : dkt) * dcols * sizeof(nde_real) <= (double)(SIZE_MAX / 4);
   for (size_t q = 0; q < sizeof limits / sizeof limits[0]; q++) fits = fits && limits[q] <= INT32_MAX;
   if (!fits)
     return nde_layer_error(L, NDE_ERR_ARG,
@@ -145,18 +150,38 @@ static int conv_setup_common(nde_layer *L, int concat) {
   C->kfull = (int)(kt + kx);
   C->pointwise = s->kh == 1 && s->kw == 1 && s->stride == 1 && s->pad == 0;
   C->npix = (int)(ho * wo);
+  /* At stride 1, square kernel k, k - 1 <= 2 pad <= 2 (k - 1) ("same"
+   * convolutions included), the output plane is at least the input plane,
+   * and dx is computed as a convolution of dY instead of by col2im (see
+   * conv_vjp): no more flops, half the memory traffic. (A non-square kernel
+   * would need a different padding per dimension there.) */
+  C->flip = !C->pointwise && s->stride == 1 && s->kh == s->kw && s->kh - 1 <= 2 * s->pad &&
+            s->pad <= s->kh - 1;
+  if (C->flip)
+    C->gt = (nde_conv_geom){s->out, (int)ho, (int)wo, s->kh, s->kw, 1, s->kh - 1 - s->pad,
+                            L->in.h, L->in.w};
 
   const size_t mb = (size_t)L->max_batch, npix = (size_t)C->npix;
   const size_t ncol = npix * mb;
   /* In order, stopping at the first failure (the columns are the largest). */
   int ok = (C->cols = alloc_big((size_t)kx * ncol)) != NULL;
-  ok = ok && (C->dcols = alloc_big((size_t)kx * ncol)) != NULL;
-  ok = ok && (C->omat = alloc_big((size_t)s->out * ncol)) != NULL;
+  if (C->flip) {
+    /* gt's output plane h*w is at most npix, so ncol bounds its columns too */
+    const size_t cmax = (size_t)(s->out > L->in.c ? s->out : L->in.c);
+    ok = ok && (C->dcols = alloc_big((size_t)dkt * ncol)) != NULL;
+    ok = ok && (C->omat = alloc_big(cmax * ncol)) != NULL;
+    ok = ok && (C->wflip = alloc_reals((size_t)L->in.c * (size_t)dkt)) != NULL;
+  } else {
+    ok = ok && (C->dcols = alloc_big((size_t)kx * ncol)) != NULL;
+    ok = ok && (C->omat = alloc_big((size_t)s->out * ncol)) != NULL;
+  }
   ok = ok && (C->add = alloc_reals((size_t)s->out * npix)) != NULL;
   ok = ok && (C->sums = alloc_reals((size_t)s->out * npix)) != NULL;
   ok = ok && (C->ones = alloc_reals(mb)) != NULL;
   for (size_t b = 0; ok && b < mb; b++) C->ones[b] = 1;
-  if (ok && !C->pointwise) ok = (C->plane = alloc_reals((size_t)L->in.h * L->in.w * mb)) != NULL;
+  /* one channel plane of x, or (flip) of dY, whose plane npix is the larger */
+  const size_t hw = (size_t)L->in.h * L->in.w;
+  if (ok && !C->pointwise) ok = (C->plane = alloc_reals((hw > npix ? hw : npix) * mb)) != NULL;
   if (ok && concat) {
     ok = (C->mask = alloc_reals((size_t)kt * npix)) != NULL;
     if (ok) nde_conv_inside_mask(&C->g, C->mask);
@@ -228,8 +253,10 @@ static int conv_vjp(nde_layer *L, const nde_layer_ctx *ctx, int n, const nde_rea
   const nde_real *W = ctx->params + L->param_off;
   const int npix = C->npix, ncol = npix * n, cout = C->cout;
 
-  /* dYmat (Cout*npix x n, i.e. Cout x ncol) from NCHW dy. */
-  nde_conv_transpose(n, cout * npix, dy, (size_t)cout * npix, C->omat, (size_t)n, NULL);
+  /* dYmat (Cout*npix x n, i.e. Cout x ncol) from NCHW dy (the flipped dx
+   * path reads dy itself). */
+  if (grad || !C->flip)
+    nde_conv_transpose(n, cout * npix, dy, (size_t)cout * npix, C->omat, (size_t)n, NULL);
 
   if (grad) {
     /* dW_x += dYmat cols^T, written into the x part of each weight row. */
@@ -256,7 +283,27 @@ static int conv_vjp(nde_layer *L, const nde_layer_ctx *ctx, int n, const nde_rea
     }
   }
 
-  if (dx) {
+  if (dx && C->flip) {
+    /* At stride 1, dx[b][c][ih][iw] = sum_{co,i,j} W[co][c][i][j] dY[b][co][ih+p-i][iw+p-j];
+     * with i' = kh-1-i, j' = kw-1-j this is a convolution of dY (pad
+     * p' = kh-1-p) by Wf[c][co][i'][j'] = W[co][c][kh-1-i'][kw-1-j']: im2col
+     * of dY (written once, streamed), one gemm with a small output
+     * (Cin x h*w*n), a transpose. col2im instead writes and rereads a
+     * Cin*kh*kw x npix*n matrix (and BLAS first clears it). */
+    const int kk = C->g.kh * C->g.kw, cin = C->g.cin, kt = cout * kk;
+    for (int c = 0; c < cin; c++)
+      for (int co = 0; co < cout; co++) {
+        const nde_real *w = W + (size_t)co * C->kfull + C->kt + (size_t)c * kk;
+        nde_real *f = C->wflip + (size_t)c * kt + (size_t)co * kk;
+        for (int q = 0; q < kk; q++) f[q] = w[kk - 1 - q]; /* (i, j) -> (kh-1-i, kw-1-j) */
+      }
+    const int xcol = C->g.h * C->g.w * n;
+    nde_im2col(&C->gt, n, dy, C->plane, C->dcols);
+    nde_gemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cin, xcol, kt, 1, C->wflip, kt, C->dcols,
+             xcol, 0, C->omat, xcol);
+    nde_conv_transpose(cin * C->g.h * C->g.w, n, C->omat, (size_t)n, dx,
+                       (size_t)cin * C->g.h * C->g.w, NULL);
+  } else if (dx) {
     /* dcols = W_x^T dYmat, then col2im into CHWN and transpose to NCHW. */
     nde_gemm(CblasRowMajor, CblasTrans, CblasNoTrans, C->kx, ncol, cout, 1, W + C->kt, C->kfull,
              C->omat, ncol, 0, C->dcols, ncol);

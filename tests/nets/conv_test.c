@@ -122,13 +122,17 @@ static double forward_vs_naive(const conv_case *k, int concat, double t, unsigne
 
 /* Geometries: 3x3 pad 0, the stem's 4x4 stride 2 pad 1, pointwise 1x1,
  * non-square input and kernel, large stride and padding, 1x1 with stride
- * and padding (not the pointwise shortcut), no bias, the ODE-function 3x3 pad 1. */
+ * and padding (not the pointwise shortcut), no bias, the ODE-function 3x3
+ * pad 1. Between them they take every input-cotangent path of conv_vjp
+ * (pointwise, col2im at strides 1 and > 1, flipped convolution). */
 static const conv_case CASES[] = {
     {2, 5, 5, 3, 3, 3, 1, 0, 2, 1}, {3, 8, 8, 2, 4, 4, 2, 1, 3, 1}, {4, 3, 5, 3, 1, 1, 1, 0, 2, 1},
     {2, 4, 7, 3, 3, 3, 1, 1, 2, 1}, {2, 7, 6, 2, 2, 3, 3, 2, 2, 1}, {2, 5, 4, 2, 1, 1, 2, 1, 2, 1},
     {3, 6, 6, 4, 3, 3, 1, 1, 3, 0}, {1, 1, 1, 2, 3, 3, 1, 1, 1, 1}, {2, 3, 3, 2, 5, 5, 1, 3, 2, 1},
     /* a batch beyond one transpose tile and not a multiple of the SIMD block */
     {3, 5, 7, 2, 3, 3, 1, 1, 19, 1},
+    /* stride 1 with dx by col2im: padding beyond the kernel; a non-square kernel */
+    {2, 4, 3, 2, 1, 1, 1, 1, 2, 1}, {3, 5, 6, 2, 3, 2, 1, 1, 2, 1},
 };
 #define NCASES ((int)(sizeof CASES / sizeof CASES[0]))
 
