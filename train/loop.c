@@ -83,8 +83,19 @@ int nde_train_evaluate(nde_model *m, const nde_dataset *ds, const double *mean, 
 }
 
 /* Checkpoint after `epoch` epochs are complete. */
+/* The summary so far travels in the checkpoint's meta, so a run resumed
+ * after its last epoch still reports it. */
+static const char *const sum_keys[] = {"train_loss", "train_err", "test_err", "nfe_f",
+                                       "nfe_b", "test_nfe_f", "seconds_total", "effective"};
+
+static void sum_values(const nde_train_summary *s, double seconds_total, double *v) {
+  v[0] = s->train_loss, v[1] = s->train_err, v[2] = s->test_err, v[3] = s->nfe_f;
+  v[4] = s->nfe_b, v[5] = s->test_nfe_f, v[6] = seconds_total, v[7] = s->effective_attractors;
+}
+
 static int save_checkpoint(const char *path, nde_model *m, nde_optim *opt, int epochs_done,
-                           const nde_rng *data_rng, const double *mean, const double *std, int c) {
+                           const nde_rng *data_rng, const double *mean, const double *std, int c,
+                           const nde_train_summary *sum, double seconds_total) {
   nde_ckpt_writer *w;
   int rc = nde_ckpt_writer_create(&w);
   if (rc) return rc;
@@ -111,13 +122,16 @@ static int save_checkpoint(const char *path, nde_model *m, nde_optim *opt, int e
   if (!rc) rc = nde_ckpt_set_meta(w, "adjoint", nde_adjoint_kind_name(mo->ode.adjoint));
   if (!rc) rc = nde_ckpt_set_meta_double(w, "rtol", mo->ode.rtol);
   if (!rc) rc = nde_ckpt_set_meta_double(w, "atol", mo->ode.atol);
+  double v[8];
+  sum_values(sum, seconds_total, v);
+  for (int i = 0; i < 8 && !rc; i++) rc = nde_ckpt_set_meta_double(w, sum_keys[i], v[i]);
   if (!rc) rc = nde_ckpt_writer_commit(w, path);
   nde_ckpt_writer_free(w);
   return rc;
 }
 
 static int load_checkpoint(const char *path, nde_model *m, nde_optim *opt, int *epochs_done,
-                           nde_rng *data_rng) {
+                           nde_rng *data_rng, nde_train_summary *sum, double *seconds_total) {
   nde_ckpt *c;
   int rc = nde_ckpt_open(path, &c);
   if (rc) return rc;
@@ -130,6 +144,13 @@ static int load_checkpoint(const char *path, nde_model *m, nde_optim *opt, int *
   if (!rc) rc = nde_ckpt_read_optim(c, "optim", opt);
   if (!rc) rc = nde_ckpt_read_rng(c, "data_rng", data_rng);
   if (!rc) rc = nde_ckpt_meta_int(c, "epoch", &ep);
+  double v[8] = {0};
+  for (int i = 0; i < 8 && !rc; i++) rc = nde_ckpt_meta_double(c, sum_keys[i], &v[i]);
+  if (!rc) {
+    sum->train_loss = v[0], sum->train_err = v[1], sum->test_err = v[2], sum->nfe_f = v[3];
+    sum->nfe_b = v[4], sum->test_nfe_f = v[5], *seconds_total = v[6];
+    sum->effective_attractors = (int)v[7];
+  }
   nde_ckpt_free(c);
   if (rc) return nde_error_wrap(rc, "resume from %s: ", path);
   *epochs_done = (int)ep;
@@ -181,9 +202,12 @@ int nde_train_run(nde_model *m, const nde_dataset *train, const nde_dataset *tes
     goto done;
 
   int epoch0 = 0;
+  nde_train_summary sum;
+  memset(&sum, 0, sizeof sum);
+  double sec_total = 0; /* over all epochs of the run, across resumptions */
   if (o->resume) {
     nde_rng data_rng;
-    if ((rc = load_checkpoint(ckpt_path, m, opt, &epoch0, &data_rng))) goto done;
+    if ((rc = load_checkpoint(ckpt_path, m, opt, &epoch0, &data_rng, &sum, &sec_total))) goto done;
     if ((rc = nde_batch_iter_set_rng(it, &data_rng))) goto done;
   }
   long keep_batches = -1;
@@ -198,10 +222,7 @@ int nde_train_run(nde_model *m, const nde_dataset *train, const nde_dataset *tes
   }
   if (rc) goto done;
 
-  nde_train_summary sum;
-  memset(&sum, 0, sizeof sum);
   sum.epochs_done = epoch0;
-  double sec_total = 0;
   int ran = 0;
   nde_model_set_training(m, 1);
   for (int epoch = epoch0; epoch < o->epochs; epoch++) {
@@ -263,9 +284,20 @@ int nde_train_run(nde_model *m, const nde_dataset *train, const nde_dataset *tes
       neff = rst->n_effective;
     }
     double secs = now_sec() - t_epoch;
+    sum.epochs_done = epoch + 1;
+    sum.train_loss = loss_sum / seen;
+    sum.train_err = (double)wrong / seen;
+    sum.test_err = test_err;
+    sum.nfe_f = nfe_f / nb;
+    sum.nfe_b = nfe_b / nb;
+    sum.test_nfe_f = test_nfe;
+    sum.effective_attractors = neff;
+    sec_total += secs;
     nde_rng data_rng;
     nde_batch_iter_get_rng(it, &data_rng);
-    if ((rc = save_checkpoint(ckpt_path, m, opt, epoch + 1, &data_rng, mean, std, train->c))) goto done;
+    if ((rc = save_checkpoint(ckpt_path, m, opt, epoch + 1, &data_rng, mean, std, train->c, &sum,
+                              sec_total)))
+      goto done;
     double row[] = {epoch + 1, lr, alpha, loss_sum / seen, (double)wrong / seen, test_err,
                     nfe_f / nb, nfe_b / nb, steps_f / nb, rej_f / nb, steps_b / nb, test_nfe,
                     energy_sum / seen, neff, secs};
@@ -276,18 +308,9 @@ int nde_train_run(nde_model *m, const nde_dataset *train, const nde_dataset *tes
                    100.0 * wrong / seen, 100 * test_err, nfe_f / nb, nfe_b / nb, secs);
       nde_progress_done(o->progress);
     }
-    sum.epochs_done = epoch + 1;
-    sum.train_loss = loss_sum / seen;
-    sum.train_err = (double)wrong / seen;
-    sum.test_err = test_err;
-    sum.nfe_f = nfe_f / nb;
-    sum.nfe_b = nfe_b / nb;
-    sum.test_nfe_f = test_nfe;
-    sum.effective_attractors = neff;
-    sec_total += secs;
     ran++;
   }
-  sum.sec_per_epoch = ran ? sec_total / ran : 0;
+  sum.sec_per_epoch = sum.epochs_done ? sec_total / sum.epochs_done : 0;
   if (summary) *summary = sum;
 done:
   nde_csv_free(ecsv);

@@ -360,7 +360,7 @@ typedef struct nde_train_summary {
   double train_loss, train_err, test_err; /* last epoch, errors as fractions */
   double nfe_f, nfe_b;                    /* mean per batch over the last epoch */
   double test_nfe_f;                      /* mean per test batch, last epoch */
-  double sec_per_epoch;                   /* mean over the epochs run in this call */
+  double sec_per_epoch;                   /* mean over all epochs of the run (resumptions included) */
   int effective_attractors;               /* after the last epoch (0 without RMAN) */
 } nde_train_summary;
 
