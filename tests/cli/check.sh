@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The nde program: help, usage errors (exit 2 with a message naming the
+# problem), failures (exit 1 naming the file), and a real gradient check.
+set -u
+nde=$1
+fail=0 pass=0
+expect() { # expect CODE PATTERN -- command...
+  local code=$1 pat=$2
+  shift 3
+  local out rc
+  out=$("$@" 2>&1)
+  rc=$?
+  if [ "$rc" -ne "$code" ] || ! grep -qE -- "$pat" <<<"$out"; then
+    echo "FAIL: '$*' gave exit $rc (want $code) and output:"
+    echo "$out" | tail -n 5
+    fail=$((fail + 1))
+  else
+    pass=$((pass + 1))
+  fi
+}
+expect 0 "table3" -- "$nde" help
+expect 2 "unknown command 'bogus'" -- "$nde" bogus
+expect 2 "--out DIR is required" -- "$nde" train
+expect 2 "unknown option or stray value '--bogus'" -- "$nde" train --out /tmp/x --bogus 1
+expect 2 "--epochs expects an integer, got 'five'" -- "$nde" train --out /tmp/x --epochs five
+expect 2 "unknown model 'resnet7'" -- "$nde" train --out /tmp/x --model resnet7
+expect 2 "unknown --field 'cnn'" -- "$nde" gradcheck --field cnn
+expect 1 "/nonexistent/ckpt" -- "$nde" eval /nonexistent/ckpt
+expect 1 "/nonexistent/ckpt" -- "$nde" attractors /nonexistent/ckpt
+# A user field through the checkpointed and backsolve adjoints (pure double
+# arithmetic in both builds): the printed error must be small.
+for adj in checkpoint backsolve; do
+  out=$("$nde" gradcheck --field user --adjoint $adj 2>&1)
+  err=$(sed -n 's/^max_rel_err: //p' <<<"$out")
+  if [ -n "$err" ] && awk -v e="$err" 'BEGIN { exit !(e < 1e-4) }'; then
+    pass=$((pass + 1))
+  else
+    echo "FAIL: gradcheck --field user --adjoint $adj: $out"
+    fail=$((fail + 1))
+  fi
+done
+echo "cli: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
