@@ -63,6 +63,8 @@ extern const nde_layer_ops nde_identity_ops;
 extern const nde_layer_ops nde_avgpool_ops;
 extern const nde_layer_ops nde_flatten_ops;
 extern const nde_layer_ops nde_resblock_ops;
+extern const nde_layer_ops nde_selu_ops;
+extern const nde_layer_ops nde_gelu_ops;
 
 /* Uniform(-bound, bound) fill, the PyTorch default for weights and biases. */
 void nde_fill_uniform(nde_real *p, size_t n, double bound, nde_rng *rng);

@@ -49,6 +49,8 @@ static const nde_layer_ops *ops_for(int kind) {
   case NDE_LAYER_AVGPOOL: return &nde_avgpool_ops;
   case NDE_LAYER_FLATTEN: return &nde_flatten_ops;
   case NDE_LAYER_RESBLOCK: return &nde_resblock_ops;
+  case NDE_LAYER_SELU: return &nde_selu_ops;
+  case NDE_LAYER_GELU: return &nde_gelu_ops;
   default: return NULL;
   }
 }

@@ -55,8 +55,10 @@ typedef enum nde_layer_kind {
   NDE_LAYER_IDENTITY,
   NDE_LAYER_AVGPOOL,        /* global average pool: (c, h, w) -> (c, 1, 1) */
   NDE_LAYER_FLATTEN,        /* (c, h, w) -> (c*h*w, 1, 1); a no-op on the data */
-  NDE_LAYER_RESBLOCK        /* pre-activation residual block (DESIGN 4.1):
+  NDE_LAYER_RESBLOCK,       /* pre-activation residual block (DESIGN 4.1):
                                x + conv(relu(norm(conv(relu(norm(x)))))) */
+  NDE_LAYER_SELU,           /* scale x (x > 0), scale alpha (e^x - 1) (x <= 0); selu'(0) = scale alpha */
+  NDE_LAYER_GELU            /* x Phi(x), exact erf form */
 } nde_layer_kind;
 
 /* Normalization inside a residual block. */
@@ -81,7 +83,7 @@ nde_layer_spec nde_spec_conv2d(int out, int k, int stride, int pad);
 nde_layer_spec nde_spec_concat_conv2d(int out, int k, int stride, int pad);
 nde_layer_spec nde_spec_groupnorm(int groups);
 nde_layer_spec nde_spec_batchnorm(void);
-nde_layer_spec nde_spec_act(nde_layer_kind kind); /* RELU/TANH/SOFTPLUS/SIGMOID/IDENTITY */
+nde_layer_spec nde_spec_act(nde_layer_kind kind); /* RELU/TANH/SOFTPLUS/SIGMOID/IDENTITY/SELU/GELU */
 nde_layer_spec nde_spec_avgpool(void);
 nde_layer_spec nde_spec_flatten(void);
 nde_layer_spec nde_spec_resblock(nde_norm_kind norm, int groups);
