@@ -66,6 +66,8 @@ typedef struct conv_impl {
   nde_real *ones;  /* max_batch ones, to sum with gemv */
   nde_real *mask;  /* kt*npix: taps inside the plane (ConcatConv2d only) */
   int last_n;      /* batch of the last forward (0: none yet) */
+  int cols_zero_n;  /* batch whose padding zeros cols holds (0: none), see nde_im2col */
+  int dcols_zero_n; /* the same for dcols in the flip path */
   double t;        /* time of the last forward */
 } conv_impl;
 
@@ -210,10 +212,12 @@ static int conv_forward(nde_layer *L, const nde_layer_ctx *ctx, double t, int n,
 
   /* 1. im2col (a pointwise conv's cols IS the input transposed to CHWN). */
   const size_t feat = nde_shape_numel(L->in);
-  if (C->pointwise)
+  if (C->pointwise) {
     nde_conv_transpose(n, (int)feat, x, feat, C->cols, (size_t)n, NULL);
-  else
-    nde_im2col(&C->g, n, x, C->plane, C->cols);
+  } else {
+    nde_im2col(&C->g, n, x, C->plane, C->cols, C->cols_zero_n == n);
+    C->cols_zero_n = n;
+  }
 
   /* 2. Ymat = W_x cols: Cout x (Ho*Wo*n). */
   nde_gemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout, ncol, C->kx, 1, Wx, C->kfull, C->cols,
@@ -298,7 +302,8 @@ static int conv_vjp(nde_layer *L, const nde_layer_ctx *ctx, int n, const nde_rea
         for (int q = 0; q < kk; q++) f[q] = w[kk - 1 - q]; /* (i, j) -> (kh-1-i, kw-1-j) */
       }
     const int xcol = C->g.h * C->g.w * n;
-    nde_im2col(&C->gt, n, dy, C->plane, C->dcols);
+    nde_im2col(&C->gt, n, dy, C->plane, C->dcols, C->dcols_zero_n == n);
+    C->dcols_zero_n = n;
     nde_gemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cin, xcol, kt, 1, C->wflip, kt, C->dcols,
              xcol, 0, C->omat, xcol);
     nde_conv_transpose(cin * C->g.h * C->g.w, n, C->omat, (size_t)n, dx,

@@ -41,9 +41,12 @@ void nde_conv_transpose(int rows, int cols, const nde_real *src, size_t lds, nde
 /* cols (cin*kh*kw rows of ho*wo*n) from the NCHW batch x (n samples),
  * padding entries set to zero. Channel by channel: the channel's planes of
  * all samples are first transposed to CHWN into `plane` (h*w*n values of
- * workspace), which then stays in cache for its kh*kw cols rows. */
+ * workspace), which then stays in cache for its kh*kw cols rows.
+ * The padding entries sit at the same places whenever g and n are the
+ * same, so with zeros_kept != 0 they are assumed to hold the zeros of a
+ * previous call on this buffer and are not written again. */
 void nde_im2col(const nde_conv_geom *g, int n, const nde_real *x, nde_real *plane,
-                nde_real *cols);
+                nde_real *cols, int zeros_kept);
 
 /* The adjoint of nde_im2col: dx (NCHW, n samples) is overwritten with the
  * sum, over every cols entry, of that entry added to the input value it was

@@ -144,7 +144,7 @@ static void stream_fence(void) {}
 #endif
 
 void nde_im2col(const nde_conv_geom *g, int n, const nde_real *restrict x,
-                nde_real *restrict plane, nde_real *restrict cols) {
+                nde_real *restrict plane, nde_real *restrict cols, int zeros_kept) {
   const size_t rowlen = (size_t)g->ho * g->wo * n; /* one cols row */
   const size_t pix = (size_t)n;                      /* one (oh, ow) block of a row */
   const size_t hw = (size_t)g->h * g->w;
@@ -160,10 +160,10 @@ void nde_im2col(const nde_conv_geom *g, int n, const nde_real *restrict x,
           nde_real *dst = row + (size_t)oh * g->wo * pix;
           const int ih = oh * g->stride - g->pad + i;
           if (ih < 0 || ih >= g->h || ow0 == ow1) {
-            stream_zero(dst, (size_t)g->wo * pix);
+            if (!zeros_kept) stream_zero(dst, (size_t)g->wo * pix);
             continue;
           }
-          stream_zero(dst, (size_t)ow0 * pix);
+          if (!zeros_kept) stream_zero(dst, (size_t)ow0 * pix);
           const nde_real *src = plane + ((size_t)ih * g->w + (ow0 * g->stride - g->pad + j)) * pix;
           if (g->stride == 1) {
             /* consecutive ow read consecutive iw: one run for the whole row */
@@ -172,7 +172,7 @@ void nde_im2col(const nde_conv_geom *g, int n, const nde_real *restrict x,
             for (int ow = ow0; ow < ow1; ow++)
               stream_copy(dst + (size_t)ow * pix, src + (size_t)(ow - ow0) * g->stride * pix, pix);
           }
-          stream_zero(dst + (size_t)ow1 * pix, (size_t)(g->wo - ow1) * pix);
+          if (!zeros_kept) stream_zero(dst + (size_t)ow1 * pix, (size_t)(g->wo - ow1) * pix);
         }
       }
     }

@@ -196,7 +196,7 @@ START_TEST(col2im_is_adjoint_of_im2col) {
   nde_rng_seed(&rng, 600 + (unsigned long)_i);
   tu_fill_normal(x, nx, 1, &rng);
   tu_fill_normal(c, nc, 1, &rng);
-  nde_im2col(&g, k->n, x, plane, cols);
+  nde_im2col(&g, k->n, x, plane, cols, 0);
   nde_col2im(&g, k->n, c, plane, dx);
   double lhs = 0, rhs = 0, scale = 0;
   for (size_t q = 0; q < nc; q++) {
@@ -340,6 +340,40 @@ START_TEST(partial_vjps_agree) {
 }
 END_TEST
 
+/* The layer keeps the padding zeros of its im2col buffers between calls at
+ * the same batch; changing the batch between calls must still give exactly
+ * what a fresh layer computes (forward, and dx by the flipped convolution). */
+START_TEST(batch_changes_between_calls) {
+  for (int stride = 1; stride <= 2; stride++) {
+    nde_layer_spec s = nde_spec_concat_conv2d(3, 3, stride, 1);
+    nde_net *net;
+    ck_assert_int_eq(nde_net_create(nde_shape_chw(2, 5, 4), 4, &s, 1, &net), NDE_OK);
+    nde_rng rng;
+    nde_rng_seed(&rng, 21);
+    nde_net_init(net, &rng);
+    const size_t nin = nde_net_in_numel(net), nout = nde_net_out_numel(net);
+    nde_real x[4 * 40], dy[4 * 60], y1[4 * 60], y2[4 * 60], dx1[4 * 40], dx2[4 * 40];
+    const int ns[] = {4, 1, 3, 4, 2, 2};
+    for (int q = 0; q < 6; q++) {
+      const int n = ns[q];
+      tu_fill_normal(x, (size_t)n * nin, 1, &rng);
+      tu_fill_normal(dy, (size_t)n * nout, 1, &rng);
+      ck_assert_int_eq(nde_net_forward(net, 0.3, n, x, y1), NDE_OK);
+      ck_assert_int_eq(nde_net_vjp(net, n, dy, dx1, NULL), NDE_OK);
+      nde_net *fresh;
+      ck_assert_int_eq(nde_net_create(nde_shape_chw(2, 5, 4), 4, &s, 1, &fresh), NDE_OK);
+      memcpy(nde_net_params(fresh), nde_net_params(net), nde_net_num_params(net) * sizeof(nde_real));
+      ck_assert_int_eq(nde_net_forward(fresh, 0.3, n, x, y2), NDE_OK);
+      ck_assert_int_eq(nde_net_vjp(fresh, n, dy, dx2, NULL), NDE_OK);
+      for (size_t i = 0; i < (size_t)n * nout; i++) ck_assert_msg(y1[i] == y2[i], "call %d: y[%zu]", q, i);
+      for (size_t i = 0; i < (size_t)n * nin; i++) ck_assert_msg(dx1[i] == dx2[i], "call %d: dx[%zu]", q, i);
+      nde_net_free(fresh);
+    }
+    nde_net_free(net);
+  }
+}
+END_TEST
+
 /* PyTorch init: U(-1/sqrt(fan_in), +) with fan_in counting the time channel. */
 START_TEST(init_bounds) {
   for (int concat = 0; concat < 2; concat++) {
@@ -446,6 +480,7 @@ Suite *conv_suite(void) {
   tcase_add_loop_test(tc, concat_gradcheck, 0, NCASES);
   tcase_add_test(tc, stack_gradcheck);
   tcase_add_test(tc, partial_vjps_agree);
+  tcase_add_test(tc, batch_changes_between_calls);
   tcase_add_test(tc, init_bounds);
   tcase_add_test(tc, bad_specs_rejected);
   tcase_add_test(tc, layer_vjp_needs_forward);
