@@ -202,13 +202,12 @@ int nde_cmd_table3(int argc, char **argv) {
   fprintf(f, "# RMAN Table 3 on Fashion-MNIST (nde %s)\n\n", nde_version());
   fprintf(f, "Run: %s; machine: %s; nde_real: %s.\n\n", date, mach, NDE_REAL_IS_DOUBLE ? "double" : "float");
   fprintf(f,
-          "Setting: %d epoch(s), training subset %s, test subset %s, batch 128, SGD momentum 0.9, "
-          "lr %g (constant), random crop 28 pad 4, seed %ld; ODE block on [0, 1] with %s "
-          "(adjoint: %s), rtol %g, atol %g; RMAN alpha = 1e-4 (1 + epoch).\n\n",
-          epochs, subset ? "first-N of a seeded permutation, N = " : "all 60000", test_subset ? "subset" : "all 10000",
-          lr, seed, sname, nde_adjoint_kind_name(base.ode.adjoint), base.ode.rtol, base.ode.atol);
-  if (subset || test_subset)
-    fprintf(f, "Subset sizes: train %d, test %d.\n\n", subset ? subset : 60000, test_subset ? test_subset : 10000);
+          "Setting: %d epoch(s) on %d training images (%s), tested on %d images, batch 128, SGD "
+          "momentum 0.9, lr %g (constant), random crop 28 pad 4, seed %ld; ODE block on [0, 1] "
+          "with %s (adjoint: %s), rtol %g, atol %g; RMAN alpha = 1e-4 (1 + epoch).\n\n",
+          epochs, subset ? subset : 60000, subset ? "a fixed seeded random subset" : "the full set",
+          test_subset ? test_subset : 10000, lr, seed, sname, nde_adjoint_kind_name(base.ode.adjoint),
+          base.ode.rtol, base.ode.atol);
   fprintf(f, "| model | h | test error %% | NFE-F (%s) | NFE-B (%s) | test NFE-F (%s) | NFE-F (%s) | NFE-B (%s) | "
              "test NFE-F (%s) | effective attractors | parameters | s/epoch |\n",
           sname, sname, sname, oname, oname, oname);

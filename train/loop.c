@@ -19,10 +19,11 @@
 
 static const char *const epoch_cols[] = {
     "epoch", "lr", "alpha", "train_loss", "train_err", "test_err", "nfe_f", "nfe_b",
-    "steps_f", "rejected_f", "steps_b", "test_nfe_f", "mean_energy", "effective_attractors",
+    "nfe_b_recompute", "steps_f", "rejected_f", "steps_b", "test_nfe_f", "mean_energy", "effective_attractors",
     "seconds"};
 static const char *const batch_cols[] = {"epoch", "batch", "loss", "err", "nfe_f", "nfe_b",
-                                         "steps_f", "rejected_f", "steps_b", "seconds"};
+                                         "nfe_b_recompute", "steps_f", "rejected_f", "steps_b",
+                                         "seconds"};
 #define NCOLS(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 nde_train_options nde_train_options_default(void) {
@@ -232,7 +233,7 @@ int nde_train_run(nde_model *m, const nde_dataset *train, const nde_dataset *tes
     if ((rc = nde_batch_iter_start(it))) goto done;
     double loss_sum = 0, energy_sum = 0;
     long wrong = 0, seen = 0, nb = 0;
-    double nfe_f = 0, nfe_b = 0, steps_f = 0, rej_f = 0, steps_b = 0;
+    double nfe_f = 0, nfe_b = 0, nfe_rc = 0, steps_f = 0, rej_f = 0, steps_b = 0;
     const int nbatches = nde_batch_iter_batches(it);
     nde_batch b;
     while (!(rc = nde_batch_iter_next(it, &b)) && b.n > 0) {
@@ -250,6 +251,7 @@ int nde_train_run(nde_model *m, const nde_dataset *train, const nde_dataset *tes
       long bf = r.fwd.nfe, bb = bw.nfe + bw.nfe_quad;
       nfe_f += bf;
       nfe_b += bb;
+      nfe_rc += bw.nfe_recompute;
       steps_f += r.fwd.steps;
       rej_f += r.fwd.rejected;
       steps_b += bw.steps;
@@ -260,6 +262,7 @@ int nde_train_run(nde_model *m, const nde_dataset *train, const nde_dataset *tes
       nde_csv_put_double(bcsv, (double)r.nerr / b.n);
       nde_csv_put_int(bcsv, bf);
       nde_csv_put_int(bcsv, bb);
+      nde_csv_put_int(bcsv, bw.nfe_recompute);
       nde_csv_put_int(bcsv, r.fwd.steps);
       nde_csv_put_int(bcsv, r.fwd.rejected);
       nde_csv_put_int(bcsv, bw.steps);
@@ -299,7 +302,7 @@ int nde_train_run(nde_model *m, const nde_dataset *train, const nde_dataset *tes
                               sec_total)))
       goto done;
     double row[] = {epoch + 1, lr, alpha, loss_sum / seen, (double)wrong / seen, test_err,
-                    nfe_f / nb, nfe_b / nb, steps_f / nb, rej_f / nb, steps_b / nb, test_nfe,
+                    nfe_f / nb, nfe_b / nb, nfe_rc / nb, steps_f / nb, rej_f / nb, steps_b / nb, test_nfe,
                     energy_sum / seen, neff, secs};
     if ((rc = nde_csv_row(ecsv, row, NCOLS(epoch_cols)))) goto done;
     if (o->progress) {

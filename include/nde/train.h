@@ -322,12 +322,13 @@ int nde_progress_done(FILE *f);
  *
  * Files written under out_dir (which must exist):
  *   epochs.csv   epoch, lr, alpha, train_loss, train_err, test_err, nfe_f,
- *                nfe_b, steps_f, rejected_f, steps_b, test_nfe_f,
- *                mean_energy, effective_attractors, seconds
+ *                nfe_b, nfe_b_recompute, steps_f, rejected_f, steps_b,
+ *                test_nfe_f, mean_energy, effective_attractors, seconds
  *                (NFE columns: mean per training batch over the epoch;
- *                nfe_b = backward RHS + quadrature evaluations)
- *   batches.csv  epoch, batch, loss, err, nfe_f, nfe_b, steps_f, rejected_f,
- *                steps_b, seconds
+ *                nfe_b = backward RHS + quadrature evaluations;
+ *                nfe_b_recompute = forward RHS redone between checkpoints)
+ *   batches.csv  epoch, batch, loss, err, nfe_f, nfe_b, nfe_b_recompute,
+ *                steps_f, rejected_f, steps_b, seconds
  *   checkpoint.ndeckpt  parameters, model state, optimizer, epoch, data RNG
  * ====================================================================== */
 
