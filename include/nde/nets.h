@@ -45,7 +45,9 @@ static inline size_t nde_shape_numel(nde_shape s) { return (size_t)s.c * s.h * s
 typedef enum nde_layer_kind {
   NDE_LAYER_DENSE = 1,      /* y = W x + b, W: out x in (row-major), on flattened input */
   NDE_LAYER_CONV2D,         /* cross-correlation, weight Cout x Cin x kh x kw, bias Cout */
-  NDE_LAYER_CONCAT_CONV2D,  /* conv2d on [x, t*1]: a constant channel t appended (DESIGN 4.1) */
+  NDE_LAYER_CONCAT_CONV2D,  /* conv2d on [t*1, x]: a constant channel t PREPENDED as channel 0
+                               (torchdiffeq's ConcatConv2d, so its weights load as they are;
+                               DESIGN 4.1 says "appended"), zero-padded like the others */
   NDE_LAYER_GROUPNORM,      /* per-sample, per-group normalization, affine gamma/beta per channel */
   NDE_LAYER_BATCHNORM,      /* per-channel over batch and pixels; running stats outside the gradient */
   NDE_LAYER_RELU,
@@ -86,6 +88,8 @@ nde_layer_spec nde_spec_batchnorm(void);
 nde_layer_spec nde_spec_act(nde_layer_kind kind); /* RELU/TANH/SOFTPLUS/SIGMOID/IDENTITY/SELU/GELU */
 nde_layer_spec nde_spec_avgpool(void);
 nde_layer_spec nde_spec_flatten(void);
+/* The residual block's two 3x3 convolutions have no bias (as torchdiffeq's
+ * ResBlock; 576,778 parameters for ResNet-6); spec.bias is ignored. */
 nde_layer_spec nde_spec_resblock(nde_norm_kind norm, int groups);
 
 /* Name of a layer kind ("conv2d", ...), or "unknown". */
