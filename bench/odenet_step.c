@@ -4,6 +4,7 @@
  *   build/bench/odenet_step [--batch 128] [--steps 20] [--solver adams]
  *        [--adjoint checkpoint] [--rtol 1e-3] [--atol 1e-3] [--threads 2]
  *        [--attractors 0] [--model odenet|resnet6]
+ *        [--interp hermite|polynomial] [--checkpoint-steps 100]
  *
  * Prints sec_per_step, nfe_f and nfe_b (means per step; nfe_b counts the
  * backward RHS plus quadrature evaluations), steps, peak_rss_mib (getrusage)
@@ -62,6 +63,9 @@ int main(int argc, char **argv) {
   mo.ode.adjoint = adjoint;
   mo.ode.rtol = atof(opt_str(argc, argv, "--rtol", "1e-3"));
   mo.ode.atol = atof(opt_str(argc, argv, "--atol", "1e-3"));
+  mo.ode.interp = strcmp(opt_str(argc, argv, "--interp", "hermite"), "polynomial") ? NDE_INTERP_HERMITE
+                                                                                     : NDE_INTERP_POLYNOMIAL;
+  mo.ode.checkpoint_steps = atol(opt_str(argc, argv, "--checkpoint-steps", "100"));
   nde_model *m;
   if (nde_model_create(&mo, &m)) {
     fprintf(stderr, "odenet_step: %s\n", nde_last_error());
