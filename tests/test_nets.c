@@ -11,6 +11,7 @@ Suite *conv_suite(void);
 Suite *norm_suite(void);
 Suite *blocks_suite(void);
 Suite *activation_extra_suite(void);
+Suite *resblock_down_suite(void);
 
 int main(void) {
   SRunner *sr = srunner_create(dense_suite());
@@ -21,6 +22,7 @@ int main(void) {
   srunner_add_suite(sr, norm_suite());
   srunner_add_suite(sr, blocks_suite());
   srunner_add_suite(sr, activation_extra_suite());
+  srunner_add_suite(sr, resblock_down_suite());
   srunner_run_all(sr, CK_NORMAL);
   int failed = srunner_ntests_failed(sr);
   srunner_free(sr);

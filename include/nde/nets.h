@@ -58,7 +58,8 @@ typedef enum nde_layer_kind {
   NDE_LAYER_AVGPOOL,        /* global average pool: (c, h, w) -> (c, 1, 1) */
   NDE_LAYER_FLATTEN,        /* (c, h, w) -> (c*h*w, 1, 1); a no-op on the data */
   NDE_LAYER_RESBLOCK,       /* pre-activation residual block (DESIGN 4.1):
-                               x + conv(relu(norm(conv(relu(norm(x)))))) */
+                               x + conv(relu(norm(conv(relu(norm(x)))))); with spec.out
+                               channels and spec.stride, see nde_spec_resblock */
   NDE_LAYER_SELU,           /* scale x (x > 0), scale alpha (e^x - 1) (x <= 0); selu'(0) = scale alpha */
   NDE_LAYER_GELU            /* x Phi(x), exact erf form */
 } nde_layer_kind;
@@ -89,7 +90,13 @@ nde_layer_spec nde_spec_act(nde_layer_kind kind); /* RELU/TANH/SOFTPLUS/SIGMOID/
 nde_layer_spec nde_spec_avgpool(void);
 nde_layer_spec nde_spec_flatten(void);
 /* The residual block's two 3x3 convolutions have no bias (as torchdiffeq's
- * ResBlock; 576,778 parameters for ResNet-6); spec.bias is ignored. */
+ * ResBlock; 576,778 parameters for ResNet-6); spec.bias is ignored.
+ * Downsampling: set spec.out (output channels; 0, the default, keeps the
+ * input's) and spec.stride (of the first 3x3 convolution, default 1). When
+ * either changes the shape, the identity shortcut becomes a bias-free 1x1
+ * convolution at that stride applied to the pre-activated input
+ * relu(norm(x)), as in He et al. 2016 (pre-activation):
+ *   y = conv1x1(a) + conv3x3(relu(norm(conv3x3_s(a)))),  a = relu(norm(x)). */
 nde_layer_spec nde_spec_resblock(nde_norm_kind norm, int groups);
 
 /* Name of a layer kind ("conv2d", ...), or "unknown". */
@@ -188,6 +195,21 @@ int nde_net_create_linear_head(int features, int nclasses, int max_batch, nde_ne
  * ResBlock) on states of shape (c, h, w); stem + body + head at c = 64,
  * Cin = 1, 10 classes has 576,778 parameters. */
 int nde_net_create_resnet6_body(nde_shape state, int groups, int max_batch, nde_net **out);
+
+/* Pre-activation CIFAR ResNets (He et al. 2016, "Identity mappings"; DESIGN
+ * 4.1 Table 1), depth 6n + 2 (ResNet-20/32/44/56: n = 3/5/7/9), BatchNorm:
+ *   stem conv3x3(cin -> c, pad 1, no bias) -> body -> BN -> ReLU -> global
+ *   average pool (RMAN attaches here) -> Linear(4c -> K), c = 16.
+ * Body: three stages of n pre-activation blocks (NDE_NORM_BATCH) with c, 2c,
+ * 4c channels, c = in.c; the first block of stages 2 and 3 has stride 2 and
+ * a 1x1 projection shortcut (nde_spec_resblock). 16x32x32 -> 64x8x8;
+ * 16x28x28 -> 64x7x7. Trunk: the body followed by the final BN -> ReLU, so
+ * that a model's BatchNorm running statistics are one contiguous state
+ * vector (the model then only pools). 272,282 parameters for ResNet-20 at
+ * 3x32x32, K = 10 (nets/blocks.c gives every count). */
+int nde_net_create_preact_resnet_stem(nde_shape in, int width, int max_batch, nde_net **out);
+int nde_net_create_preact_resnet_body(nde_shape in, int n, int max_batch, nde_net **out);
+int nde_net_create_preact_resnet_trunk(nde_shape in, int n, int max_batch, nde_net **out);
 
 /* ---- loss ---- */
 
