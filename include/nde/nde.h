@@ -11,5 +11,7 @@
 #include "nde/data.h"
 #include "nde/train.h"
 #include "nde/models.h"
+#include "nde/stability.h"
+#include "nde/hamiltonian.h"
 
 #endif
