@@ -12,6 +12,5 @@
 #include "nde/train.h"
 #include "nde/models.h"
 #include "nde/stability.h"
-#include "nde/hamiltonian.h"
 
 #endif
