@@ -2,7 +2,8 @@
 # Install the Debian packages nde needs; does nothing when all are present.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libsundials-dev libopenblas-dev libgsl-dev check
-      zlib1g-dev dataset-fashion-mnist valgrind)
+      zlib1g-dev dataset-fashion-mnist valgrind
+      libplplot-dev plplot-driver-cairo)  # PLplot: pictures of nde pwa / toy2d (PNG via pngcairo, SVG)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
