@@ -202,7 +202,8 @@ int nde_stab_contraction(nde_pwa *p, const nde_real *params, int nsamples,
 
 /* Local asymptotic stability of a fixed point x_e: rho(J(x_e)) < 1.
  * NOT_APPLICABLE when ||f(x_e) - x_e||_inf > tol (not a fixed point) or when
- * f is not differentiable at x_e (kink margin 0); otherwise bound = rho,
+ * f may not be differentiable at x_e (kink margin <= 1e-9 (1 + ||x_e||_inf):
+ * a computed root that close to a kink may lie on it); otherwise bound = rho,
  * HOLDS if rho < 1, FAILS if rho > 1 (x_e is then unstable), else UNDECIDED. */
 int nde_stab_local(nde_pwa *p, const nde_real *params, const double *xe, double tol,
                    nde_stab_cond *out);

@@ -143,6 +143,10 @@ START_TEST(local_stability) {
   t = make(NDE_LAYER_RELU, 0, I, NULL, W, NULL);
   ck_assert_int_eq(nde_stab_local(t.p, nde_net_params(t.net), z, 0, &c), NDE_OK);
   ck_assert_int_eq(c.verdict, NDE_STAB_NOT_APPLICABLE);
+  /* within rounding of the kink counts as on it */
+  const double near_kink[2] = {1e-13, -1e-13};
+  ck_assert_int_eq(nde_stab_local(t.p, nde_net_params(t.net), near_kink, 1e-9, &c), NDE_OK);
+  ck_assert_int_eq(c.verdict, NDE_STAB_NOT_APPLICABLE);
   drop(t);
   /* f(x) = x: rho = 1 exactly, undecided */
   t = make(NDE_LAYER_IDENTITY, 0, I, NULL, I, NULL);
