@@ -1,6 +1,15 @@
 /* Classifier models: stem -> body (ODE block or residual blocks) -> head,
  * optional RMAN energy on the pooled features; one flat parameter vector.
- * See nde/models.h for the layout and DESIGN 4.1 / 4.4 for the maths. */
+ * See nde/models.h for the layout and DESIGN 4.1 / 4.4 for the maths.
+ *
+ * The ODE-Net and ResNet-6 share the GroupNorm stem and head of torchdiffeq's
+ * odenet_mnist. The pre-activation CIFAR ResNets (20/32/44/56) have their
+ * own: a bias-free conv3x3 stem to width/4 channels, and the final BN -> ReLU
+ * is built into the body (nde_net_create_preact_resnet_trunk) so that every
+ * BatchNorm running statistic is in the body's one state vector, which
+ * nde_model_state hands to checkpoints; their head features are then the
+ * global average pool alone. The pooled features have `width` values in
+ * every model, which is what RMAN and the linear layer see. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,11 +28,24 @@ struct nde_model {
   double *y0, *yT;   /* ODE block state buffers (n * dim) */
   double *dyT, *dy0; /* their cotangents */
   double *gtheta;    /* ODE function parameter gradient in double */
-  nde_real *hT, *dh; /* body output as nde_real and the cotangent at the body's ends */
+  nde_real *hT, *dh; /* ODE block output as nde_real (then the body's input cotangent), the
+                        body's output cotangent */
   nde_real *dlogits, *dfeat;
   int last_n, last_grad;
   double last_alpha;
 };
+
+/* Blocks per stage of a pre-activation CIFAR ResNet (depth 6n + 2), 0 for
+ * the other kinds. */
+static int preact_n(int kind) {
+  switch (kind) {
+  case NDE_MODEL_RESNET20: return 3;
+  case NDE_MODEL_RESNET32: return 5;
+  case NDE_MODEL_RESNET44: return 7;
+  case NDE_MODEL_RESNET56: return 9;
+  default: return 0;
+  }
+}
 
 nde_model_options nde_model_options_default(int kind) {
   nde_model_options o;
@@ -35,6 +57,7 @@ nde_model_options nde_model_options_default(int kind) {
   o.groups = 32;
   o.attractors = 0;
   o.max_batch = 128;
+  if (preact_n(kind)) o.in = nde_shape_chw(3, 32, 32); /* CIFAR */
   o.ode = nde_ode_options_default();
   o.rman = nde_rman_options_default();
   return o;
@@ -44,6 +67,10 @@ const char *nde_model_kind_name(int kind) {
   switch (kind) {
   case NDE_MODEL_ODENET: return "odenet";
   case NDE_MODEL_RESNET6: return "resnet6";
+  case NDE_MODEL_RESNET20: return "resnet20";
+  case NDE_MODEL_RESNET32: return "resnet32";
+  case NDE_MODEL_RESNET44: return "resnet44";
+  case NDE_MODEL_RESNET56: return "resnet56";
   default: return "unknown";
   }
 }
@@ -51,10 +78,15 @@ const char *nde_model_kind_name(int kind) {
 int nde_model_kind_parse(const char *name, int *kind) {
   NDE_CHECK_NULL(name, "nde_model_kind_parse");
   NDE_CHECK_NULL(kind, "nde_model_kind_parse");
-  if (!strcmp(name, "odenet")) *kind = NDE_MODEL_ODENET;
-  else if (!strcmp(name, "resnet6")) *kind = NDE_MODEL_RESNET6;
-  else return nde_error(NDE_ERR_KIND, "unknown model '%s' (choose odenet or resnet6)", name);
-  return NDE_OK;
+  for (int k = NDE_MODEL_ODENET; k <= NDE_MODEL_RESNET56; k++)
+    if (!strcmp(name, nde_model_kind_name(k))) {
+      *kind = k;
+      return NDE_OK;
+    }
+  return nde_error(NDE_ERR_KIND,
+                   "unknown model '%s' (choose odenet, resnet6, resnet20, resnet32, resnet44 or "
+                   "resnet56)",
+                   name);
 }
 
 void nde_model_free(nde_model *m) {
@@ -91,7 +123,8 @@ int nde_model_create(const nde_model_options *opt, nde_model **out) {
   NDE_CHECK_NULL(out, "nde_model_create");
   *out = NULL;
   NDE_CHECK_NULL(opt, "nde_model_create");
-  if (opt->kind != NDE_MODEL_ODENET && opt->kind != NDE_MODEL_RESNET6)
+  const int pn = preact_n(opt->kind);
+  if (opt->kind != NDE_MODEL_ODENET && opt->kind != NDE_MODEL_RESNET6 && !pn)
     return nde_error(NDE_ERR_KIND, "nde_model_create: unknown model kind %d", opt->kind);
   if (opt->nclasses < 2 || opt->width < 1 || opt->groups < 1 || opt->attractors < 0 ||
       opt->max_batch < 1)
@@ -99,22 +132,36 @@ int nde_model_create(const nde_model_options *opt, nde_model **out) {
                      "nde_model_create: need nclasses >= 2, width >= 1, groups >= 1, "
                      "attractors >= 0, max_batch >= 1 (got %d, %d, %d, %d, %d)",
                      opt->nclasses, opt->width, opt->groups, opt->attractors, opt->max_batch);
+  if (pn && opt->width % 4)
+    return nde_error(NDE_ERR_ARG,
+                     "nde_model_create: %s needs a width divisible by 4 (stages of width/4, "
+                     "width/2 and width channels; got %d)",
+                     nde_model_kind_name(opt->kind), opt->width);
   nde_model *m = calloc(1, sizeof *m);
   if (!m) return nde_error(NDE_ERR_NOMEM, "nde_model_create: out of memory");
   m->opt = *opt;
   m->opt.ode.tout = NULL; /* the model always uses the single output time T */
   m->opt.ode.nout = 0;
   const int B = opt->max_batch;
-  int rc = nde_net_create_odenet_stem(opt->in, opt->width, opt->groups, B, &m->stem);
+  int rc = pn ? nde_net_create_preact_resnet_stem(opt->in, opt->width / 4, B, &m->stem)
+              : nde_net_create_odenet_stem(opt->in, opt->width, opt->groups, B, &m->stem);
   if (rc) goto fail;
   nde_shape st = nde_net_out_shape(m->stem);
   m->dim = nde_shape_numel(st);
   if (opt->kind == NDE_MODEL_ODENET)
     rc = nde_net_create_odefunc(st, opt->groups, B, &m->odefunc);
+  else if (pn)
+    rc = nde_net_create_preact_resnet_trunk(st, pn, B, &m->body);
   else
     rc = nde_net_create_resnet6_body(st, opt->groups, B, &m->body);
   if (rc) goto fail;
-  if ((rc = nde_net_create_odenet_head_features(st, opt->groups, B, &m->headf))) goto fail;
+  if (pn) {
+    const nde_layer_spec pool = nde_spec_avgpool();
+    rc = nde_net_create(nde_net_out_shape(m->body), B, &pool, 1, &m->headf);
+  } else {
+    rc = nde_net_create_odenet_head_features(st, opt->groups, B, &m->headf);
+  }
+  if (rc) goto fail;
   if ((rc = nde_net_create_linear_head(opt->width, opt->nclasses, B, &m->linear))) goto fail;
   if (opt->attractors > 0 && (rc = nde_rman_create(opt->width, opt->attractors, &opt->rman, &m->rman)))
     goto fail;
@@ -126,8 +173,8 @@ int nde_model_create(const nde_model_options *opt, nde_model **out) {
   m->params = calloc(m->nparam, sizeof(nde_real));
   m->grads = calloc(m->nparam, sizeof(nde_real));
   size_t nd = (size_t)B * m->dim;
-  m->hT = malloc(nd * sizeof(nde_real));
-  m->dh = malloc(nd * sizeof(nde_real));
+  m->hT = malloc(nd * sizeof(nde_real)); /* body input: also the stem's output cotangent */
+  m->dh = malloc((size_t)B * nde_net_in_numel(m->headf) * sizeof(nde_real)); /* body output */
   m->dlogits = malloc((size_t)B * opt->nclasses * sizeof(nde_real));
   m->dfeat = malloc((size_t)B * opt->width * sizeof(nde_real));
   if (!m->params || !m->grads || !m->hT || !m->dh || !m->dlogits || !m->dfeat) {
@@ -181,8 +228,9 @@ int nde_model_attractor_slice(const nde_model *m, size_t *offset, size_t *count)
   return NDE_OK;
 }
 
-/* Only the residual body can hold BatchNorm state; the stem and head use
- * GroupNorm. */
+/* Only the residual body can hold BatchNorm state: the stems and the
+ * ODE-Net head use GroupNorm, and the CIFAR ResNets' final BatchNorm is part
+ * of their body (see the top of this file). */
 size_t nde_model_num_state(const nde_model *m) { return m->body ? nde_net_num_state(m->body) : 0; }
 
 int nde_model_state(nde_model *m, nde_real **ptr, size_t *count) {

@@ -5,10 +5,12 @@
 
 Suite *model_suite(void);
 Suite *trainloop_suite(void);
+Suite *resnet_cifar_suite(void);
 
 int main(void) {
   SRunner *sr = srunner_create(model_suite());
   srunner_add_suite(sr, trainloop_suite());
+  srunner_add_suite(sr, resnet_cifar_suite());
   srunner_run_all(sr, CK_NORMAL);
   int failed = srunner_ntests_failed(sr);
   srunner_free(sr);

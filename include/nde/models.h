@@ -1,13 +1,26 @@
 /* nde/models.h: the classifiers of DESIGN 4.1 assembled from nets/, ode/
  * and rman/, with ONE flat parameter vector:
  *
- *   x -> stem -> body -> head features (GN, ReLU, global average pool: the
+ *   x -> stem -> body -> head features (norm, ReLU, global average pool: the
  *   pooled features p in R^c where RMAN attaches) -> Linear -> logits
  *
  * body is the ODE block (the ODE function integrated over [t0, T] by an nde
  * solver, gradient by its adjoint) for NDE_MODEL_ODENET, and six
  * pre-activation residual blocks for NDE_MODEL_RESNET6 (the baseline of
- * torchdiffeq's odenet_mnist example).
+ * torchdiffeq's odenet_mnist example); both use the GroupNorm stem and head
+ * of that example.
+ *
+ * NDE_MODEL_RESNET20/32/44/56 are the pre-activation CIFAR ResNets of the
+ * RMAN paper's Table 1 (He et al. 2016, depth 6n + 2, BatchNorm): stem
+ * conv3x3(Cin -> width/4, pad 1, no bias), three stages of n blocks with
+ * width/4, width/2, width channels (stride 2 and 1x1 projection shortcuts
+ * into stages 2 and 3), BN -> ReLU -> global average pool -> Linear; width
+ * 64 (stages 16, 32, 64). Any input size works (32 -> 32, 16, 8;
+ * 28 -> 28, 14, 7). There the final BN and ReLU belong to the body's
+ * network (nde_net_create_preact_resnet_trunk) so that all BatchNorm state is
+ * one vector; the pooled features are the same. The options' groups is
+ * unused by them. Parameters at 3x32x32, K = 10: 272,282 / 466,714 /
+ * 661,146 / 855,578 (97,216 n - 19,366).
  *
  * Loss of a batch: mean cross-entropy + (alpha / n) sum_i E(p_i) when the
  * model has h > 0 attractors (DESIGN 4.4). Parameter layout:
@@ -27,15 +40,20 @@ extern "C" {
 
 typedef enum nde_model_kind {
   NDE_MODEL_ODENET = 1, /* stem -> ODE block -> head (208,266 parameters at 1x28x28, K = 10) */
-  NDE_MODEL_RESNET6 = 2 /* stem -> 6 residual blocks -> head (576,778 parameters) */
+  NDE_MODEL_RESNET6 = 2, /* stem -> 6 residual blocks -> head (576,778 parameters) */
+  NDE_MODEL_RESNET20 = 3, /* pre-activation CIFAR ResNet, n = 3 (272,282 at 3x32x32, K = 10) */
+  NDE_MODEL_RESNET32 = 4, /* n = 5 (466,714) */
+  NDE_MODEL_RESNET44 = 5, /* n = 7 (661,146) */
+  NDE_MODEL_RESNET56 = 6  /* n = 9 (855,578) */
 } nde_model_kind;
 
 typedef struct nde_model_options {
   int kind;           /* nde_model_kind */
-  nde_shape in;       /* input image shape, (1, 28, 28) */
+  nde_shape in;       /* input image shape, (1, 28, 28); (3, 32, 32) for ResNet-20..56 */
   int nclasses;       /* 10 */
-  int width;          /* channels of the state, 64 */
-  int groups;         /* GroupNorm groups, 32 */
+  int width;          /* channels of the state and pooled features, 64 (ResNet-20..56:
+                         channels of the last stage, a multiple of 4) */
+  int groups;         /* GroupNorm groups, 32 (unused by ResNet-20..56) */
   int attractors;     /* RMAN h, 0 = no RMAN */
   int max_batch;      /* 128 */
   nde_ode_options ode;   /* ODE block solver and adjoint (DESIGN 4.1: rtol = atol = 1e-3, [0, 1]) */
