@@ -12,5 +12,6 @@
 #include "nde/train.h"
 #include "nde/models.h"
 #include "nde/stability.h"
+#include "nde/hamiltonian.h"
 
 #endif
