@@ -22,7 +22,7 @@
 #define INV_SQRT2 0.70710678118654752440084436210485
 #define INV_SQRT_2PI 0.39894228040143267793994605993438
 
-#define ACT_N(L, n) ((size_t)(n) * nde_shape_numel((L)->in))
+#define ACT_N(L, n) ((size_t)(n)*nde_shape_numel((L)->in))
 
 static int extra_setup(nde_layer *L) {
   L->out = L->in;

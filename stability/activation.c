@@ -46,9 +46,12 @@ int nde_stab_act_eval(int kind, double z, double *sigma, double *lambda, double 
     break;
   case NDE_LAYER_SOFTPLUS:
     s = (z > 0 ? z : 0) + log1p(exp(-fabs(z)));
-    if (z == 0) l = 0.5;
-    else if (fabs(z) < 1) l = log1p(0.5 * expm1(z)) / z;
-    else l = (s - LOG2) / z;
+    if (z == 0)
+      l = 0.5;
+    else if (fabs(z) < 1)
+      l = log1p(0.5 * expm1(z)) / z;
+    else
+      l = (s - LOG2) / z;
     d = sigmoid(z);
     break;
   case NDE_LAYER_SIGMOID:
@@ -78,8 +81,9 @@ int nde_stab_act_eval(int kind, double z, double *sigma, double *lambda, double 
     break;
   }
   default:
-    return nde_error(NDE_ERR_KIND, "nde_stab_act_eval: layer kind %d (%s) is not a pointwise activation",
-                     kind, nde_layer_kind_name(kind));
+    return nde_error(NDE_ERR_KIND,
+                     "nde_stab_act_eval: layer kind %d (%s) is not a pointwise activation", kind,
+                     nde_layer_kind_name(kind));
   }
   if (sigma) *sigma = s;
   if (lambda) *lambda = l;
@@ -119,8 +123,9 @@ int nde_stab_act_info(int kind, nde_stab_act *info) {
     break;
   }
   default:
-    return nde_error(NDE_ERR_KIND, "nde_stab_act_info: layer kind %d (%s) is not a pointwise activation",
-                     kind, nde_layer_kind_name(kind));
+    return nde_error(NDE_ERR_KIND,
+                     "nde_stab_act_info: layer kind %d (%s) is not a pointwise activation", kind,
+                     nde_layer_kind_name(kind));
   }
   *info = a;
   return NDE_OK;

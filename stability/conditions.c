@@ -30,7 +30,8 @@ const char *nde_stab_verdict_name(int verdict) {
 
 static int check_square(nde_pwa *p, const char *where) {
   if (p->nin != p->nout || !p->sp_n)
-    return nde_error(NDE_ERR_SHAPE, "%s: the network maps R^%d to R^%d; a map x -> f(x) needs equal dimensions",
+    return nde_error(NDE_ERR_SHAPE,
+                     "%s: the network maps R^%d to R^%d; a map x -> f(x) needs equal dimensions",
                      where, p->nin, p->nout);
   return NDE_OK;
 }
@@ -69,35 +70,41 @@ static int common_args(nde_pwa *p, const nde_real *params, int ns, const double 
   NDE_CHECK_NULL(params, where);
   NDE_CHECK_NULL(out, where);
   if (ns < 0 || (ns > 0 && !xs))
-    return nde_error(NDE_ERR_ARG, "%s: %d samples with %s sample array", where, ns, xs ? "a" : "a NULL");
+    return nde_error(NDE_ERR_ARG, "%s: %d samples with %s sample array", where, ns,
+                     xs ? "a" : "a NULL");
   return check_square(p, where);
 }
 
-int nde_stab_global_origin(nde_pwa *p, const nde_real *params, int nsamples,
-                           const double *samples, nde_stab_cond *out) {
+int nde_stab_global_origin(nde_pwa *p, const nde_real *params, int nsamples, const double *samples,
+                           nde_stab_cond *out) {
   int rc = common_args(p, params, nsamples, samples, out, "nde_stab_global_origin");
   if (rc) return rc;
   nde_stab_cond c = {NDE_STAB_UNDECIDED, NAN, NAN, -1};
   if ((rc = nde_pwa_bounds(p, params, &c.bound, NULL))) return rc;
   if ((rc = sample_norms(p, params, nsamples, samples, 0, &c.sampled, &c.witness)))
     return nde_error_wrap(rc, "nde_stab_global_origin: ");
-  if (!p->homogeneous) c.verdict = NDE_STAB_NOT_APPLICABLE;
-  else if (c.bound < 1) c.verdict = NDE_STAB_HOLDS;
-  else if (c.witness >= 0 && c.sampled >= 1) c.verdict = NDE_STAB_FAILS;
+  if (!p->homogeneous)
+    c.verdict = NDE_STAB_NOT_APPLICABLE;
+  else if (c.bound < 1)
+    c.verdict = NDE_STAB_HOLDS;
+  else if (c.witness >= 0 && c.sampled >= 1)
+    c.verdict = NDE_STAB_FAILS;
   *out = c;
   return NDE_OK;
 }
 
-int nde_stab_contraction(nde_pwa *p, const nde_real *params, int nsamples,
-                         const double *samples, nde_stab_cond *out) {
+int nde_stab_contraction(nde_pwa *p, const nde_real *params, int nsamples, const double *samples,
+                         nde_stab_cond *out) {
   int rc = common_args(p, params, nsamples, samples, out, "nde_stab_contraction");
   if (rc) return rc;
   nde_stab_cond c = {NDE_STAB_UNDECIDED, NAN, NAN, -1};
   if ((rc = nde_pwa_bounds(p, params, NULL, &c.bound))) return rc;
   if ((rc = sample_norms(p, params, nsamples, samples, 1, &c.sampled, &c.witness)))
     return nde_error_wrap(rc, "nde_stab_contraction: ");
-  if (c.bound < 1) c.verdict = NDE_STAB_HOLDS;
-  else if (c.witness >= 0 && c.sampled > 1) c.verdict = NDE_STAB_FAILS;
+  if (c.bound < 1)
+    c.verdict = NDE_STAB_HOLDS;
+  else if (c.witness >= 0 && c.sampled > 1)
+    c.verdict = NDE_STAB_FAILS;
   *out = c;
   return NDE_OK;
 }
@@ -110,19 +117,24 @@ int nde_stab_local(nde_pwa *p, const nde_real *params, const double *xe, double 
   if (!(tol >= 0)) return nde_error(NDE_ERR_ARG, "nde_stab_local: tolerance %g must be >= 0", tol);
   const int n = p->nin;
   nde_stab_cond c = {NDE_STAB_NOT_APPLICABLE, NAN, NAN, -1};
-  if ((rc = nde_pwa_eval(p, params, xe, p->fx, NULL, NULL, p->Jx))) return nde_error_wrap(rc, "nde_stab_local: ");
+  if ((rc = nde_pwa_eval(p, params, xe, p->fx, NULL, NULL, p->Jx)))
+    return nde_error_wrap(rc, "nde_stab_local: ");
   double margin, res = 0;
   for (int i = 0; i < n; i++) res = fmax(res, fabs(p->fx[i] - xe[i]));
   if ((rc = nde_pwa_kink_margin(p, params, xe, &margin))) return rc;
   nde_matrix_summary ms;
-  if ((rc = nde_spectrum_summary(p->sp_n, p->Jx, &ms))) return nde_error_wrap(rc, "nde_stab_local: ");
+  if ((rc = nde_spectrum_summary(p->sp_n, p->Jx, &ms)))
+    return nde_error_wrap(rc, "nde_stab_local: ");
   c.bound = ms.rho;
   /* A root is only known to rounding and solver accuracy, so a kink closer
    * than KINK_TOL (1 + ||x_e||) cannot be excluded: treat it as on the kink. */
   if (res <= tol && margin > KINK_TOL * (1 + nde_stab_norm_inf(xe, n))) {
-    if (ms.rho < 1) c.verdict = NDE_STAB_HOLDS;
-    else if (ms.rho > 1) c.verdict = NDE_STAB_FAILS;
-    else c.verdict = NDE_STAB_UNDECIDED;
+    if (ms.rho < 1)
+      c.verdict = NDE_STAB_HOLDS;
+    else if (ms.rho > 1)
+      c.verdict = NDE_STAB_FAILS;
+    else
+      c.verdict = NDE_STAB_UNDECIDED;
   }
   *out = c;
   return NDE_OK;

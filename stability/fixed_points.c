@@ -25,7 +25,7 @@
 
 struct nde_fp_set {
   int n, count, cap, converged, failed;
-  double *x, *re, *im;           /* cap x n each */
+  double *x, *re, *im; /* cap x n each */
   double *residual, *rho, *max_re, *smin;
   int *cls, *hits;
 };
@@ -126,19 +126,23 @@ static int gsl_fdf(const gsl_vector *x, void *p, gsl_vector *f, gsl_matrix *J) {
 }
 
 static int validate(int n, const nde_fp_options *o, int nstarts, const double *starts) {
-  if (n < 1 || n > 4096) return nde_error(NDE_ERR_ARG, "nde_fp_find: dimension %d outside [1, 4096]", n);
+  if (n < 1 || n > 4096)
+    return nde_error(NDE_ERR_ARG, "nde_fp_find: dimension %d outside [1, 4096]", n);
   if (o->mode != NDE_FP_MAP && o->mode != NDE_FP_FIELD)
-    return nde_error(NDE_ERR_ARG, "nde_fp_find: mode %d is neither NDE_FP_MAP nor NDE_FP_FIELD", o->mode);
+    return nde_error(NDE_ERR_ARG, "nde_fp_find: mode %d is neither NDE_FP_MAP nor NDE_FP_FIELD",
+                     o->mode);
   if (o->nstarts < 0 || nstarts < 0 || (nstarts > 0 && !starts))
-    return nde_error(NDE_ERR_ARG, "nde_fp_find: %d given and %d random starts (given array %s)", nstarts,
-                     o->nstarts, starts ? "set" : "NULL");
+    return nde_error(NDE_ERR_ARG, "nde_fp_find: %d given and %d random starts (given array %s)",
+                     nstarts, o->nstarts, starts ? "set" : "NULL");
   if (o->nstarts + nstarts < 1) return nde_error(NDE_ERR_ARG, "nde_fp_find: no starting point");
   if (o->nstarts > 0 && !(isfinite(o->lo) && isfinite(o->hi) && o->lo < o->hi))
-    return nde_error(NDE_ERR_ARG, "nde_fp_find: start box [%g, %g] is empty or not finite", o->lo, o->hi);
+    return nde_error(NDE_ERR_ARG, "nde_fp_find: start box [%g, %g] is empty or not finite", o->lo,
+                     o->hi);
   if (o->max_iter < 1 || !(o->tol > 0) || !(o->merge_tol >= 0) || !(o->marginal_tol >= 0))
-    return nde_error(NDE_ERR_ARG,
-                     "nde_fp_find: max_iter %d must be >= 1, tol %g > 0, merge_tol %g and marginal_tol %g >= 0",
-                     o->max_iter, o->tol, o->merge_tol, o->marginal_tol);
+    return nde_error(
+        NDE_ERR_ARG,
+        "nde_fp_find: max_iter %d must be >= 1, tol %g > 0, merge_tol %g and marginal_tol %g >= 0",
+        o->max_iter, o->tol, o->merge_tol, o->marginal_tol);
   if (nstarts > 0 && !nde_stab_all_finite(starts, (size_t)nstarts * n))
     return nde_error(NDE_ERR_NONFINITE, "nde_fp_find: a given starting point is not finite");
   return NDE_OK;
@@ -148,9 +152,12 @@ static int classify(const nde_fp_options *o, int n, const double *re, const doub
   int in = 0, out = 0, on = 0;
   for (int i = 0; i < n; i++) {
     double v = o->mode == NDE_FP_MAP ? hypot(re[i], im[i]) - 1 : re[i];
-    if (fabs(v) <= o->marginal_tol) on++;
-    else if (v < 0) in++;
-    else out++;
+    if (fabs(v) <= o->marginal_tol)
+      on++;
+    else if (v < 0)
+      in++;
+    else
+      out++;
   }
   if (on) return NDE_FP_MARGINAL;
   if (in && out) return NDE_FP_SADDLE;
@@ -174,12 +181,15 @@ static int add_root(nde_fp_set *s, solver_ctx *c, nde_spectrum *sp, double *res_
   double *xs = s->x + (size_t)k * n;
   memcpy(xs, x, (size_t)n * sizeof(double));
   int rc = c->fn(c->ctx, xs, c->fx, c->J);
-  if (rc) return nde_error(NDE_ERR_CALLBACK, "nde_fp_find: the function failed (%d) at a root it converged to", rc);
+  if (rc)
+    return nde_error(NDE_ERR_CALLBACK,
+                     "nde_fp_find: the function failed (%d) at a root it converged to", rc);
   double r = 0;
   for (int i = 0; i < n; i++) r = fmax(r, fabs(c->fx[i] - (o->mode == NDE_FP_MAP ? xs[i] : 0)));
   if ((rc = nde_spectrum_eig(sp, c->J, s->re + (size_t)k * n, s->im + (size_t)k * n, NULL, NULL)))
     return nde_error_wrap(rc, "nde_fp_find: Jacobian at a root: ");
-  for (int i = 0; i < n * n; i++) res_jac[i] = c->J[i] - (o->mode == NDE_FP_MAP && i % (n + 1) == 0 ? 1 : 0);
+  for (int i = 0; i < n * n; i++)
+    res_jac[i] = c->J[i] - (o->mode == NDE_FP_MAP && i % (n + 1) == 0 ? 1 : 0);
   double *sv = c->x; /* scratch: x is not needed after the solve */
   if ((rc = nde_spectrum_svd(sp, n, n, res_jac, sv))) return rc;
   double rho = 0, mre = -INFINITY;
@@ -230,8 +240,8 @@ static void swap_roots(nde_fp_set *s, int a, int b) {
   }
 }
 
-int nde_fp_find(int n, nde_stab_fn fn, void *ctx, const nde_fp_options *opt,
-                const double *starts, int nstarts, nde_fp_set **out) {
+int nde_fp_find(int n, nde_stab_fn fn, void *ctx, const nde_fp_options *opt, const double *starts,
+                int nstarts, nde_fp_set **out) {
   NDE_CHECK_NULL(out, "nde_fp_find");
   *out = NULL;
   NDE_CHECK_NULL(fn, "nde_fp_find");
@@ -241,10 +251,17 @@ int nde_fp_find(int n, nde_stab_fn fn, void *ctx, const nde_fp_options *opt,
   const int total = nstarts + o.nstarts;
   nde_fp_set *s = set_alloc(n, total);
   nde_spectrum *sp = NULL;
-  gsl_multiroot_fdfsolver *gs = gsl_multiroot_fdfsolver_alloc(gsl_multiroot_fdfsolver_hybridsj, (size_t)n);
+  gsl_multiroot_fdfsolver *gs =
+      gsl_multiroot_fdfsolver_alloc(gsl_multiroot_fdfsolver_hybridsj, (size_t)n);
   gsl_vector *xv = gsl_vector_alloc((size_t)n);
-  solver_ctx c = {n, o.mode, fn, ctx, malloc((size_t)n * sizeof(double)),
-                  malloc((size_t)n * sizeof(double)), malloc((size_t)n * n * sizeof(double)), 0};
+  solver_ctx c = {n,
+                  o.mode,
+                  fn,
+                  ctx,
+                  malloc((size_t)n * sizeof(double)),
+                  malloc((size_t)n * sizeof(double)),
+                  malloc((size_t)n * n * sizeof(double)),
+                  0};
   double *x0 = malloc((size_t)n * sizeof(double)), *root = malloc((size_t)n * sizeof(double));
   double *res_jac = malloc((size_t)n * n * sizeof(double));
   if (!s || !gs || !xv || !c.x || !c.fx || !c.J || !x0 || !root || !res_jac) rc = NDE_ERR_NOMEM;
@@ -253,7 +270,8 @@ int nde_fp_find(int n, nde_stab_fn fn, void *ctx, const nde_fp_options *opt,
   nde_rng_seed(&rng, o.seed);
   gsl_multiroot_function_fdf F = {gsl_f, gsl_df, gsl_fdf, (size_t)n, &c};
   for (int t = 0; !rc && t < total; t++) {
-    if (t < nstarts) memcpy(x0, starts + (size_t)t * n, (size_t)n * sizeof(double));
+    if (t < nstarts)
+      memcpy(x0, starts + (size_t)t * n, (size_t)n * sizeof(double));
     else
       for (int i = 0; i < n; i++) x0[i] = nde_rng_uniform_range(&rng, o.lo, o.hi);
     for (int i = 0; i < n; i++) gsl_vector_set(xv, (size_t)i, x0[i]);
@@ -293,7 +311,8 @@ int nde_fp_find(int n, nde_stab_fn fn, void *ctx, const nde_fp_options *opt,
       }
       if (rn == 0 || it == POLISH_ITER) break;
       if (gsl_multiroot_fdfsolver_iterate(gs) != GSL_SUCCESS) break;
-      if (it > 0 && gsl_multiroot_test_delta(gsl_multiroot_fdfsolver_dx(gs), xr, 0, 1e-15) == GSL_SUCCESS)
+      if (it > 0 &&
+          gsl_multiroot_test_delta(gsl_multiroot_fdfsolver_dx(gs), xr, 0, 1e-15) == GSL_SUCCESS)
         break;
     }
     s->converged++;
@@ -317,7 +336,9 @@ int nde_fp_find(int n, nde_stab_fn fn, void *ctx, const nde_fp_options *opt,
   nde_spectrum_free(sp);
   if (rc) {
     nde_fp_set_free(s);
-    return rc == NDE_ERR_NOMEM ? nde_error(rc, "nde_fp_find: out of memory (n = %d, %d starts)", n, total) : rc;
+    return rc == NDE_ERR_NOMEM
+               ? nde_error(rc, "nde_fp_find: out of memory (n = %d, %d starts)", n, total)
+               : rc;
   }
   *out = s;
   return NDE_OK;

@@ -8,14 +8,16 @@
 static int check_grid(const nde_grid2 *g, int n, const char *where) {
   NDE_CHECK_NULL(g, where);
   if (g->nx < 2 || g->ny < 2)
-    return nde_error(NDE_ERR_ARG, "%s: grid of %d x %d points, need at least 2 x 2", where, g->nx, g->ny);
+    return nde_error(NDE_ERR_ARG, "%s: grid of %d x %d points, need at least 2 x 2", where, g->nx,
+                     g->ny);
   if (!(isfinite(g->x0) && isfinite(g->x1) && isfinite(g->y0) && isfinite(g->y1)))
     return nde_error(NDE_ERR_ARG, "%s: grid ranges must be finite", where);
   int given = (g->origin != NULL) + (g->u != NULL) + (g->v != NULL);
   if (given != 0 && given != 3)
     return nde_error(NDE_ERR_ARG, "%s: give all of origin, u, v or none of them", where);
   if (given == 0 && n != 2)
-    return nde_error(NDE_ERR_SHAPE, "%s: a grid without origin/u/v needs n = 2, got n = %d", where, n);
+    return nde_error(NDE_ERR_SHAPE, "%s: a grid without origin/u/v needs n = 2, got n = %d", where,
+                     n);
   return NDE_OK;
 }
 
@@ -35,7 +37,8 @@ int nde_grid2_point(const nde_grid2 *g, int n, int i, int j, double *x) {
   if (rc) return rc;
   NDE_CHECK_NULL(x, "nde_grid2_point");
   if (i < 0 || i >= g->ny || j < 0 || j >= g->nx)
-    return nde_error(NDE_ERR_ARG, "nde_grid2_point: (%d, %d) outside the %d x %d grid", i, j, g->ny, g->nx);
+    return nde_error(NDE_ERR_ARG, "nde_grid2_point: (%d, %d) outside the %d x %d grid", i, j, g->ny,
+                     g->nx);
   grid_point(g, n, i, j, x);
   return NDE_OK;
 }
@@ -47,7 +50,8 @@ int nde_stab_iterate(int n, nde_stab_fn fn, void *ctx, const double *x0, int nst
   NDE_CHECK_NULL(traj, "nde_stab_iterate");
   NDE_CHECK_NULL(done, "nde_stab_iterate");
   if (n < 1 || nsteps < 0 || !(escape > 0))
-    return nde_error(NDE_ERR_ARG, "nde_stab_iterate: n = %d >= 1, nsteps = %d >= 0 and escape = %g > 0 required",
+    return nde_error(NDE_ERR_ARG,
+                     "nde_stab_iterate: n = %d >= 1, nsteps = %d >= 0 and escape = %g > 0 required",
                      n, nsteps, escape);
   memcpy(traj, x0, (size_t)n * sizeof(double));
   *done = 0;
@@ -55,7 +59,8 @@ int nde_stab_iterate(int n, nde_stab_fn fn, void *ctx, const double *x0, int nst
     const double *x = traj + (size_t)k * n;
     double *y = traj + (size_t)(k + 1) * n;
     int rc = fn(ctx, x, y, NULL);
-    if (rc) return nde_error(NDE_ERR_CALLBACK, "nde_stab_iterate: the map failed (%d) at step %d", rc, k);
+    if (rc)
+      return nde_error(NDE_ERR_CALLBACK, "nde_stab_iterate: the map failed (%d) at step %d", rc, k);
     if (!nde_stab_all_finite(y, (size_t)n) || nde_stab_norm_inf(y, n) > escape) break;
     *done = k + 1;
   }
@@ -94,10 +99,12 @@ int nde_roa_grid(int n, nde_stab_fn fn, void *ctx, const nde_fp_set *fps, const 
   nde_roa_options o = opt ? *opt : nde_roa_options_default();
   if (o.max_steps < 1 || !(o.step_tol > 0) || !(o.match_tol >= 0) || !(o.escape > 0))
     return nde_error(NDE_ERR_ARG,
-                     "nde_roa_grid: max_steps %d >= 1, step_tol %g > 0, match_tol %g >= 0, escape %g > 0 required",
+                     "nde_roa_grid: max_steps %d >= 1, step_tol %g > 0, match_tol %g >= 0, escape "
+                     "%g > 0 required",
                      o.max_steps, o.step_tol, o.match_tol, o.escape);
   if (fps && nde_fp_set_dim(fps) != n)
-    return nde_error(NDE_ERR_SHAPE, "nde_roa_grid: fixed points of dimension %d for a map of dimension %d",
+    return nde_error(NDE_ERR_SHAPE,
+                     "nde_roa_grid: fixed points of dimension %d for a map of dimension %d",
                      nde_fp_set_dim(fps), n);
   double *x = malloc((size_t)n * sizeof(double)), *y = malloc((size_t)n * sizeof(double));
   if (!x || !y) {
@@ -112,7 +119,8 @@ int nde_roa_grid(int n, nde_stab_fn fn, void *ctx, const nde_fp_set *fps, const 
       for (k = 0; k < o.max_steps; k++) {
         int frc = fn(ctx, x, y, NULL);
         if (frc) {
-          rc = nde_error(NDE_ERR_CALLBACK, "nde_roa_grid: the map failed (%d) on the orbit of grid point (%d, %d)",
+          rc = nde_error(NDE_ERR_CALLBACK,
+                         "nde_roa_grid: the map failed (%d) on the orbit of grid point (%d, %d)",
                          frc, i, j);
           break;
         }

@@ -44,14 +44,16 @@ int nde_pwa_create(int nin, const nde_layer_spec *specs, int nspecs, nde_pwa **o
   *out = NULL;
   NDE_CHECK_NULL(specs, "nde_pwa_create");
   if (nin < 1) return nde_error(NDE_ERR_ARG, "nde_pwa_create: input features %d must be >= 1", nin);
-  if (nspecs < 1) return nde_error(NDE_ERR_ARG, "nde_pwa_create: %d layers, need at least 1", nspecs);
+  if (nspecs < 1)
+    return nde_error(NDE_ERR_ARG, "nde_pwa_create: %d layers, need at least 1", nspecs);
   for (int i = 0; i < nspecs; i++) {
     int k = specs[i].kind;
     if (k != NDE_LAYER_DENSE && k != NDE_LAYER_FLATTEN && !is_activation(k))
-      return nde_error(NDE_ERR_KIND,
-                       "nde_pwa_create: layer %d (%s) is not a dense layer or pointwise activation; "
-                       "the PWA form covers MLPs only",
-                       i, nde_layer_kind_name(k));
+      return nde_error(
+          NDE_ERR_KIND,
+          "nde_pwa_create: layer %d (%s) is not a dense layer or pointwise activation; "
+          "the PWA form covers MLPs only",
+          i, nde_layer_kind_name(k));
   }
   /* Let nets/ validate the specs and lay out the parameters: the analysis
    * then reads exactly the vector an nde_net of these specs uses. */
@@ -103,7 +105,8 @@ int nde_pwa_create(int nin, const nde_layer_spec *specs, int nspecs, nde_pwa **o
   int ok = 1;
   for (int i = 0; i < 2; i++) {
     ok = ok && (p->h[i] = malloc(mw * sizeof(double))) && (p->b[i] = malloc(mw * sizeof(double))) &&
-         (p->A[i] = malloc(mw * ni * sizeof(double))) && (p->J[i] = malloc(mw * ni * sizeof(double)));
+         (p->A[i] = malloc(mw * ni * sizeof(double))) &&
+         (p->J[i] = malloc(mw * ni * sizeof(double)));
   }
   ok = ok && (p->z = malloc((size_t)(p->nunits ? p->nunits : 1) * sizeof(double)));
   ok = ok && (p->W = malloc(mw * mw * sizeof(double))) && (p->sv = malloc(mw * sizeof(double)));
@@ -190,9 +193,10 @@ int nde_pwa_sweep(nde_pwa *p, const nde_real *params, const double *x, int need,
       }
     }
     if (!nde_stab_all_finite(h, (size_t)L->out))
-      return nde_error(NDE_ERR_NONFINITE,
-                       "nde_pwa_eval: layer %d (%s) produced a non-finite value (check the parameters)",
-                       l, nde_layer_kind_name(L->kind));
+      return nde_error(
+          NDE_ERR_NONFINITE,
+          "nde_pwa_eval: layer %d (%s) produced a non-finite value (check the parameters)", l,
+          nde_layer_kind_name(L->kind));
   }
   *cur = c;
   return NDE_OK;

@@ -23,11 +23,12 @@ void nde_sdense_free(nde_sdense *l) {
   free(l);
 }
 
-int nde_sdense_create(int kind, int in, int out, double smin, double smax, int bias,
-                      int max_batch, nde_sdense **out_layer) {
+int nde_sdense_create(int kind, int in, int out, double smin, double smax, int bias, int max_batch,
+                      nde_sdense **out_layer) {
   NDE_CHECK_NULL(out_layer, "nde_sdense_create");
   *out_layer = NULL;
-  if (max_batch < 1) return nde_error(NDE_ERR_ARG, "nde_sdense_create: max_batch %d must be >= 1", max_batch);
+  if (max_batch < 1)
+    return nde_error(NDE_ERR_ARG, "nde_sdense_create: max_batch %d must be >= 1", max_batch);
   nde_sdense *l = calloc(1, sizeof *l);
   if (!l) return nde_error(NDE_ERR_NOMEM, "nde_sdense_create: out of memory");
   int rc = nde_wparam_create(kind, out, in, smin, smax, &l->wp);
@@ -44,7 +45,8 @@ int nde_sdense_create(int kind, int in, int out, double smin, double smax, int b
   l->x = malloc((size_t)max_batch * in * sizeof(nde_real));
   if (!l->W || !l->dW || !l->x) {
     nde_sdense_free(l);
-    return nde_error(NDE_ERR_NOMEM, "nde_sdense_create: out of memory for %d x %d, batch %d", out, in, max_batch);
+    return nde_error(NDE_ERR_NOMEM, "nde_sdense_create: out of memory for %d x %d, batch %d", out,
+                     in, max_batch);
   }
   *out_layer = l;
   return NDE_OK;
@@ -77,13 +79,15 @@ int nde_sdense_forward(nde_sdense *l, const nde_real *params, int n, const nde_r
   NDE_CHECK_NULL(x, "nde_sdense_forward");
   NDE_CHECK_NULL(y, "nde_sdense_forward");
   if (n < 1 || n > l->max_batch)
-    return nde_error(NDE_ERR_BATCH, "nde_sdense_forward: batch %d outside [1, %d]", n, l->max_batch);
+    return nde_error(NDE_ERR_BATCH, "nde_sdense_forward: batch %d outside [1, %d]", n,
+                     l->max_batch);
   int rc = nde_wparam_weight(l->wp, params, l->W);
   if (rc) return nde_error_wrap(rc, "nde_sdense_forward: ");
   memcpy(l->x, x, (size_t)n * l->in * sizeof(nde_real));
   if (l->bias) {
     const nde_real *b = params + nde_wparam_num_params(l->wp);
-    for (int i = 0; i < n; i++) memcpy(y + (size_t)i * l->out, b, (size_t)l->out * sizeof(nde_real));
+    for (int i = 0; i < n; i++)
+      memcpy(y + (size_t)i * l->out, b, (size_t)l->out * sizeof(nde_real));
   }
   nde_gemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, l->out, l->in, 1, l->x, l->in, l->W, l->in,
            l->bias ? 1 : 0, y, l->out);
@@ -91,20 +95,20 @@ int nde_sdense_forward(nde_sdense *l, const nde_real *params, int n, const nde_r
   return NDE_OK;
 }
 
-int nde_sdense_vjp(nde_sdense *l, const nde_real *params, int n, const nde_real *dy,
-                   nde_real *dx, nde_real *grad) {
+int nde_sdense_vjp(nde_sdense *l, const nde_real *params, int n, const nde_real *dy, nde_real *dx,
+                   nde_real *grad) {
   NDE_CHECK_NULL(l, "nde_sdense_vjp");
   NDE_CHECK_NULL(params, "nde_sdense_vjp");
   NDE_CHECK_NULL(dy, "nde_sdense_vjp");
   if (l->last_n == 0 || n != l->last_n)
-    return nde_error(NDE_ERR_STATE, "nde_sdense_vjp: batch %d does not match the last forward (%d)", n,
-                     l->last_n);
+    return nde_error(NDE_ERR_STATE, "nde_sdense_vjp: batch %d does not match the last forward (%d)",
+                     n, l->last_n);
   if (dx)
-    nde_gemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, l->in, l->out, 1, dy, l->out, l->W, l->in,
-             0, dx, l->in);
+    nde_gemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, l->in, l->out, 1, dy, l->out, l->W,
+             l->in, 0, dx, l->in);
   if (grad) {
-    nde_gemm(CblasRowMajor, CblasTrans, CblasNoTrans, l->out, l->in, n, 1, dy, l->out, l->x, l->in, 0,
-             l->dW, l->in);
+    nde_gemm(CblasRowMajor, CblasTrans, CblasNoTrans, l->out, l->in, n, 1, dy, l->out, l->x, l->in,
+             0, l->dW, l->in);
     int rc = nde_wparam_vjp(l->wp, params, l->dW, grad);
     if (rc) return nde_error_wrap(rc, "nde_sdense_vjp: ");
     if (l->bias) {

@@ -98,13 +98,15 @@ int nde_spectrum_eig(nde_spectrum *s, const double *A, double *re, double *im, d
   NDE_CHECK_NULL(im, "nde_spectrum_eig");
   const int n = s->n;
   if (!nde_stab_all_finite(A, (size_t)n * n))
-    return nde_error(NDE_ERR_NONFINITE, "nde_spectrum_eig: the %dx%d matrix has a non-finite entry", n, n);
+    return nde_error(NDE_ERR_NONFINITE, "nde_spectrum_eig: the %dx%d matrix has a non-finite entry",
+                     n, n);
   for (int i = 0; i < n; i++)
     for (int j = 0; j < n; j++) gsl_matrix_set(s->a, (size_t)i, (size_t)j, A[i * n + j]);
   int st = gsl_eigen_nonsymmv(s->a, s->eval, s->evec, s->ew);
   if (st != GSL_SUCCESS)
-    return nde_error(NDE_ERR_NUMERIC, "nde_spectrum_eig: gsl_eigen_nonsymmv failed on a %dx%d matrix (%s)",
-                     n, n, gsl_strerror(st));
+    return nde_error(NDE_ERR_NUMERIC,
+                     "nde_spectrum_eig: gsl_eigen_nonsymmv failed on a %dx%d matrix (%s)", n, n,
+                     gsl_strerror(st));
   for (int i = 0; i < n; i++) {
     gsl_complex z = gsl_vector_complex_get(s->eval, (size_t)i);
     s->re[i] = GSL_REAL(z);
@@ -138,8 +140,9 @@ int nde_spectrum_svd(nde_spectrum *s, int rows, int cols, const double *A, doubl
   NDE_CHECK_NULL(A, "nde_spectrum_svd");
   NDE_CHECK_NULL(sv, "nde_spectrum_svd");
   if (rows < 1 || cols < 1 || rows > s->n || cols > s->n)
-    return nde_error(NDE_ERR_SHAPE, "nde_spectrum_svd: %dx%d matrix does not fit the %dx%d workspace",
-                     rows, cols, s->n, s->n);
+    return nde_error(NDE_ERR_SHAPE,
+                     "nde_spectrum_svd: %dx%d matrix does not fit the %dx%d workspace", rows, cols,
+                     s->n, s->n);
   if (!nde_stab_all_finite(A, (size_t)rows * cols))
     return nde_error(NDE_ERR_NONFINITE, "nde_spectrum_svd: the %dx%d matrix has a non-finite entry",
                      rows, cols);
@@ -148,16 +151,19 @@ int nde_spectrum_svd(nde_spectrum *s, int rows, int cols, const double *A, doubl
   gsl_matrix_view M = gsl_matrix_submatrix(s->a, 0, 0, (size_t)m, (size_t)k);
   for (int i = 0; i < rows; i++)
     for (int j = 0; j < cols; j++) {
-      if (tr) gsl_matrix_set(&M.matrix, (size_t)j, (size_t)i, A[i * cols + j]);
-      else gsl_matrix_set(&M.matrix, (size_t)i, (size_t)j, A[i * cols + j]);
+      if (tr)
+        gsl_matrix_set(&M.matrix, (size_t)j, (size_t)i, A[i * cols + j]);
+      else
+        gsl_matrix_set(&M.matrix, (size_t)i, (size_t)j, A[i * cols + j]);
     }
   gsl_matrix_view V = gsl_matrix_submatrix(s->v, 0, 0, (size_t)k, (size_t)k);
   gsl_vector_view S = gsl_vector_subvector(s->sv, 0, (size_t)k);
   gsl_vector_view W = gsl_vector_subvector(s->work, 0, (size_t)k);
   int st = gsl_linalg_SV_decomp(&M.matrix, &V.matrix, &S.vector, &W.vector);
   if (st != GSL_SUCCESS)
-    return nde_error(NDE_ERR_NUMERIC, "nde_spectrum_svd: gsl_linalg_SV_decomp failed on a %dx%d matrix (%s)",
-                     rows, cols, gsl_strerror(st));
+    return nde_error(NDE_ERR_NUMERIC,
+                     "nde_spectrum_svd: gsl_linalg_SV_decomp failed on a %dx%d matrix (%s)", rows,
+                     cols, gsl_strerror(st));
   for (int i = 0; i < k; i++) sv[i] = fabs(gsl_vector_get(&S.vector, (size_t)i));
   /* GSL returns them in decreasing order; keep that guaranteed after fabs. */
   for (int i = 1; i < k; i++) {

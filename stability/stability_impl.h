@@ -25,11 +25,11 @@ struct nde_pwa {
   nde_pwa_layer *L;
   /* Sweep state, ping-pong buffers of maxw values (h, b) and maxw x nin (A, J). */
   double *h[2], *b[2], *A[2], *J[2];
-  double *z;         /* pre-activations of all units of the last sweep (nunits) */
-  double *W;         /* one dense weight in double (maxw x maxw), for norms */
-  double *sv;        /* singular values (maxw) */
-  double *fx, *Jx;   /* nde_stab_local / sampling scratch: nout, nout x nin */
-  double *Ax;        /* nout x nin */
+  double *z;          /* pre-activations of all units of the last sweep (nunits) */
+  double *W;          /* one dense weight in double (maxw x maxw), for norms */
+  double *sv;         /* singular values (maxw) */
+  double *fx, *Jx;    /* nde_stab_local / sampling scratch: nout, nout x nin */
+  double *Ax;         /* nout x nin */
   nde_spectrum *sp_w; /* SVD of the dense weights (maxw) */
   nde_spectrum *sp_n; /* spectra of A*, J (nin x nin, square networks only; else NULL) */
 };
@@ -51,14 +51,14 @@ struct nde_wparam {
   double smin, smax;
   size_t nparam;
   /* double workspace sized at create (see wparam.c for the layout per kind) */
-  double *Wd;        /* W(theta) in double, rows x cols */
-  double *Gd;        /* cotangent dW in double, rows x cols */
-  double *U, *V;     /* softsvd: rows x k, k x cols; spectral: rows x rows, cols x cols */
-  double *dU, *dV;   /* gradients of U, V */
-  double *s, *ds;    /* k */
-  double *Ma, *Mb;   /* Householder backprop scratch, max(rows, cols)^2 each */
+  double *Wd;           /* W(theta) in double, rows x cols */
+  double *Gd;           /* cotangent dW in double, rows x cols */
+  double *U, *V;        /* softsvd: rows x k, k x cols; spectral: rows x rows, cols x cols */
+  double *dU, *dV;      /* gradients of U, V */
+  double *s, *ds;       /* k */
+  double *Ma, *Mb;      /* Householder backprop scratch, max(rows, cols)^2 each */
   double *va, *vb, *vc; /* vectors of max(rows, cols) */
-  nde_spectrum *sp;  /* softsvd bounds: SVD of U and V */
+  nde_spectrum *sp;     /* softsvd bounds: SVD of U and V */
 };
 
 /* s(p) = smax - (smax - smin) sigmoid(p) and ds/dp. */
@@ -67,7 +67,8 @@ double nde_stab_bounded(double smin, double smax, double p, double *dsdp);
 /* Kind-specific parts, one file each (wparam_svd.c, wparam_householder.c, wparam_disc.c). */
 int nde_wparam_softsvd_weight(nde_wparam *w, const nde_real *theta);
 int nde_wparam_softsvd_vjp(nde_wparam *w, const nde_real *theta, nde_real *dtheta);
-int nde_wparam_softsvd_penalty(nde_wparam *w, const nde_real *theta, double *value, nde_real *dtheta);
+int nde_wparam_softsvd_penalty(nde_wparam *w, const nde_real *theta, double *value,
+                               nde_real *dtheta);
 int nde_wparam_softsvd_init(nde_wparam *w, nde_real *theta, nde_rng *rng);
 int nde_wparam_spectral_weight(nde_wparam *w, const nde_real *theta);
 int nde_wparam_spectral_vjp(nde_wparam *w, const nde_real *theta, nde_real *dtheta);

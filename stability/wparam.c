@@ -32,8 +32,9 @@ int nde_wparam_kind_parse(const char *name, int *kind) {
       *kind = k;
       return NDE_OK;
     }
-  return nde_error(NDE_ERR_KIND,
-                   "nde_wparam_kind_parse: '%s' is not one of plain, softsvd, spectral, gershgorin, pf", name);
+  return nde_error(
+      NDE_ERR_KIND,
+      "nde_wparam_kind_parse: '%s' is not one of plain, softsvd, spectral, gershgorin, pf", name);
 }
 
 void nde_wparam_free(nde_wparam *w) {
@@ -62,17 +63,21 @@ int nde_wparam_create(int kind, int rows, int cols, double smin, double smax, nd
     return nde_error(NDE_ERR_KIND, "nde_wparam_create: unknown parametrization kind %d", kind);
   const char *name = nde_wparam_kind_name(kind);
   if (rows < 1 || cols < 1 || rows > 4096 || cols > 4096)
-    return nde_error(NDE_ERR_SHAPE, "nde_wparam_create (%s): %d x %d weight, sizes must be in [1, 4096]", name,
+    return nde_error(NDE_ERR_SHAPE,
+                     "nde_wparam_create (%s): %d x %d weight, sizes must be in [1, 4096]", name,
                      rows, cols);
   if (kind != NDE_WPARAM_PLAIN) {
     if (!(isfinite(smin) && isfinite(smax) && smin <= smax))
-      return nde_error(NDE_ERR_ARG, "nde_wparam_create (%s): bounds [%g, %g] must be finite with smin <= smax",
+      return nde_error(NDE_ERR_ARG,
+                       "nde_wparam_create (%s): bounds [%g, %g] must be finite with smin <= smax",
                        name, smin, smax);
     if (kind != NDE_WPARAM_GERSHGORIN && smin < 0)
       return nde_error(NDE_ERR_ARG, "nde_wparam_create (%s): smin = %g must be >= 0", name, smin);
     if (kind == NDE_WPARAM_GERSHGORIN && rows != cols)
-      return nde_error(NDE_ERR_SHAPE, "nde_wparam_create (gershgorin): eigenvalue discs need a square weight, got %d x %d",
-                       rows, cols);
+      return nde_error(
+          NDE_ERR_SHAPE,
+          "nde_wparam_create (gershgorin): eigenvalue discs need a square weight, got %d x %d",
+          rows, cols);
   }
   nde_wparam *w = calloc(1, sizeof *w);
   if (!w) return nde_error(NDE_ERR_NOMEM, "nde_wparam_create: out of memory");
@@ -99,7 +104,8 @@ int nde_wparam_create(int kind, int rows, int cols, double smin, double smax, nd
            (w->vc = malloc(m * sizeof(double)));
   if (!ok) {
     nde_wparam_free(w);
-    return nde_error(NDE_ERR_NOMEM, "nde_wparam_create (%s): out of memory for %d x %d", name, rows, cols);
+    return nde_error(NDE_ERR_NOMEM, "nde_wparam_create (%s): out of memory for %d x %d", name, rows,
+                     cols);
   }
   if (kind == NDE_WPARAM_SOFTSVD) {
     int rc = nde_spectrum_create((int)m, &w->sp);
@@ -127,7 +133,9 @@ int nde_wparam_init(nde_wparam *w, nde_real *theta, nde_rng *rng) {
   NDE_CHECK_NULL(theta, "nde_wparam_init");
   NDE_CHECK_NULL(rng, "nde_wparam_init");
   switch (w->kind) {
-  case NDE_WPARAM_PLAIN: fill_uniform(theta, w->nparam, 1 / sqrt((double)w->cols), rng); return NDE_OK;
+  case NDE_WPARAM_PLAIN:
+    fill_uniform(theta, w->nparam, 1 / sqrt((double)w->cols), rng);
+    return NDE_OK;
   case NDE_WPARAM_SOFTSVD: return nde_wparam_softsvd_init(w, theta, rng);
   case NDE_WPARAM_GERSHGORIN: fill_uniform(theta, w->nparam, 1, rng); return NDE_OK;
   default: fill_normal(theta, w->nparam, rng); return NDE_OK;

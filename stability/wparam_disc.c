@@ -83,7 +83,8 @@ int nde_wparam_pf_vjp(nde_wparam *w, const nde_real *theta, nde_real *dtheta) {
     softmax(theta + (size_t)i * C, C, pi);
     double gp = 0;
     for (int j = 0; j < C; j++) gp += G[i * C + j] * pi[j];
-    for (int j = 0; j < C; j++) dtheta[(size_t)i * C + j] += (nde_real)(s * pi[j] * (G[i * C + j] - gp));
+    for (int j = 0; j < C; j++)
+      dtheta[(size_t)i * C + j] += (nde_real)(s * pi[j] * (G[i * C + j] - gp));
     dq[i] += (nde_real)(gp * dsdq);
   }
   return NDE_OK;

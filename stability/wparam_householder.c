@@ -56,7 +56,8 @@ static int product(const nde_real *t, int n, double *Q, double *u, double *tmp, 
   for (int i = 0; i < n; i++) {
     double r;
     if (!load(t, n, i, u, &r))
-      return nde_error(NDE_ERR_NUMERIC, "spectral parametrization: Householder vector %s_%d is zero or not finite",
+      return nde_error(NDE_ERR_NUMERIC,
+                       "spectral parametrization: Householder vector %s_%d is zero or not finite",
                        which, i + 1);
     reflect_right(Q, n, u, r, tmp);
   }
@@ -80,8 +81,8 @@ int nde_wparam_spectral_weight(nde_wparam *w, const nde_real *theta) {
 }
 
 /* dt (n reflectors of length n) += gradient of the product given dQ. */
-static void product_vjp(const nde_real *t, int n, const double *dQ, double *A, double *S,
-                        double *u, double *t1, double *t2, nde_real *dt) {
+static void product_vjp(const nde_real *t, int n, const double *dQ, double *A, double *S, double *u,
+                        double *t1, double *t2, nde_real *dt) {
   memcpy(A, dQ, (size_t)n * n * sizeof(double));
   double r;
   for (int i = 0; i < n - 1; i++) { /* A_n = H_{n-1} ... H_1 dQ */

@@ -49,7 +49,8 @@ int nde_wparam_softsvd_vjp(nde_wparam *w, const nde_real *theta, nde_real *dthet
   return NDE_OK;
 }
 
-int nde_wparam_softsvd_penalty(nde_wparam *w, const nde_real *theta, double *value, nde_real *dtheta) {
+int nde_wparam_softsvd_penalty(nde_wparam *w, const nde_real *theta, double *value,
+                               nde_real *dtheta) {
   nde_wparam_softsvd_weight(w, theta);
   const int R = w->rows, C = w->cols, k = w->k;
   double *EU = w->Ma, *EV = w->Mb; /* U^T U - I and V V^T - I, k x k */

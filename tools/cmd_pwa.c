@@ -58,7 +58,8 @@ typedef struct cell {
   int fp_cls[MAX_FP];
   nde_stab_cond glob, contr;
   int stable_act, nregions;
-  double roa[4]; /* fractions of orbits: settled at a listed fixed point, diverged, unsettled, unlisted */
+  double roa[4]; /* fractions of orbits: settled at a listed fixed point, diverged, unsettled,
+                    unlisted */
   double *eig;   /* 2 * neig values (re, im) */
   int neig;
   double traj[NTRAJ][2 * 64];
@@ -66,7 +67,8 @@ typedef struct cell {
   int *regions; /* region_grid^2 */
 } cell;
 
-static int parse_list(const char *s, int *out, int max, int (*parse)(const char *, int *), const char *what) {
+static int parse_list(const char *s, int *out, int max, int (*parse)(const char *, int *),
+                      const char *what) {
   int n = 0;
   char buf[256];
   while (s && *s) {
@@ -100,8 +102,9 @@ static int parse_act(const char *s, int *v) {
   static const struct {
     const char *name;
     int kind;
-  } t[] = {{"relu", NDE_LAYER_RELU},       {"selu", NDE_LAYER_SELU},       {"gelu", NDE_LAYER_GELU},
-           {"tanh", NDE_LAYER_TANH},       {"sigmoid", NDE_LAYER_SIGMOID}, {"softplus", NDE_LAYER_SOFTPLUS},
+  } t[] = {{"relu", NDE_LAYER_RELU},        {"selu", NDE_LAYER_SELU},
+           {"gelu", NDE_LAYER_GELU},        {"tanh", NDE_LAYER_TANH},
+           {"sigmoid", NDE_LAYER_SIGMOID},  {"softplus", NDE_LAYER_SOFTPLUS},
            {"identity", NDE_LAYER_IDENTITY}};
   for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
     if (!strcmp(s, t[i].name)) {
@@ -148,7 +151,8 @@ static int build(const pwa_opts *o, cell *c, nde_net **net, nde_pwa **pwa) {
     if (!rc) rc = nde_wparam_weight(w, theta, par + off);
     if (!rc && c->bias) {
       double a = 1 / sqrt((double)cols);
-      for (int k = 0; k < rows; k++) par[off + (size_t)rows * cols + k] = (nde_real)nde_rng_uniform_range(&rb, -a, a);
+      for (int k = 0; k < rows; k++)
+        par[off + (size_t)rows * cols + k] = (nde_real)nde_rng_uniform_range(&rb, -a, a);
     }
     free(theta);
     nde_wparam_free(w);
@@ -252,7 +256,8 @@ static int analyse(const pwa_opts *o, cell *c) {
     }
   }
   /* Activation regions. */
-  nde_grid2 gg = {-o->box, o->box, -o->box, o->box, o->region_grid, o->region_grid, NULL, NULL, NULL};
+  nde_grid2 gg = {-o->box,        o->box, -o->box, o->box, o->region_grid,
+                  o->region_grid, NULL,   NULL,    NULL};
   if (!rc) rc = nde_pwa_region_map(pwa, par, &gg, c->regions, &c->nregions);
   /* Phase portrait: orbits from 8 points on the circle of radius 4. */
   for (int t = 0; !rc && t < NTRAJ; t++) {
@@ -283,7 +288,8 @@ static const int cls_marker[5] = {PLOT_SQUARE, PLOT_DISC, PLOT_CIRCLE, PLOT_CROS
 
 static void mark_fixed_points(const cell *c) {
   for (int k = 0; k < c->nfp && k < MAX_FP; k++)
-    plot_points(1, &c->fp_x[k][0], &c->fp_x[k][1], cls_color[c->fp_cls[k]], cls_marker[c->fp_cls[k]], 1.6);
+    plot_points(1, &c->fp_x[k][0], &c->fp_x[k][1], cls_color[c->fp_cls[k]],
+                cls_marker[c->fp_cls[k]], 1.6);
 }
 
 static void panel_title(const cell *c, char *buf, size_t n, const char *what) {
@@ -320,7 +326,7 @@ static void draw_eig(void *vctx) {
 
 static void draw_phase(void *vctx) {
   fig_ctx *f = vctx;
-  static const int tc[NTRAJ] = {PLOT_RED, PLOT_BLUE, PLOT_GREEN, PLOT_ORANGE,
+  static const int tc[NTRAJ] = {PLOT_RED,    PLOT_BLUE, PLOT_GREEN, PLOT_ORANGE,
                                 PLOT_PURPLE, PLOT_CYAN, PLOT_BROWN, PLOT_PINK};
   const double B = f->o->box;
   for (int d = 0; d < f->o->ndepths; d++)
@@ -380,67 +386,92 @@ static int write_tables(const pwa_opts *o, cell *all, int ncells, const char *cm
     if (md) fclose(md);
     return 1;
   }
-  fprintf(csv, "activation,bias,depth,weights,rho_min,rho_max,norm_max,lambda_bound,lip_bound,"
-               "fixed_points,stable,unstable,saddle,marginal,on_kink,local_holds,starts_converged,starts_failed,"
-               "global_origin,global_bound,global_sampled,contraction,contraction_bound,contraction_sampled,"
-               "stable_activation,regions,roa_fixed_point,roa_diverged,roa_unsettled,roa_unlisted\n");
+  fprintf(
+      csv,
+      "activation,bias,depth,weights,rho_min,rho_max,norm_max,lambda_bound,lip_bound,"
+      "fixed_points,stable,unstable,saddle,marginal,on_kink,local_holds,starts_converged,starts_"
+      "failed,"
+      "global_origin,global_bound,global_sampled,contraction,contraction_bound,contraction_sampled,"
+      "stable_activation,regions,roa_fixed_point,roa_diverged,roa_unsettled,roa_unlisted\n");
   fprintf(md, "# PWA stability grid (Drgona et al. 2020, DESIGN 4.6)\n\n");
   fprintf(md, "Produced by `%s`.\n\n", cmdline);
+  fprintf(
+      md,
+      "Map x_{k+1} = f(x_k), nx = 2, f = depth x (dense %dx%d -> activation); weights bounded in "
+      "[smin, smax] = [%g, %g] for the parametrizations (plain = PyTorch default init); grid over "
+      "[-%g, %g]^2.\n\n",
+      o->width, o->width, o->smin, o->smax, o->box, o->box);
   fprintf(md,
-          "Map x_{k+1} = f(x_k), nx = 2, f = depth x (dense %dx%d -> activation); weights bounded in "
-          "[smin, smax] = [%g, %g] for the parametrizations (plain = PyTorch default init); grid over "
-          "[-%g, %g]^2.\n\n",
-          o->width, o->width, o->smin, o->smax, o->box, o->box);
-  fprintf(md,
-          "Columns: rho(A*) = range of the spectral radius of A*(x) over a %dx%d grid; ||A*|| = its largest "
-          "2-norm there; fixed points found from %d random starts (s/u/sd/m = stable, unstable, saddle, marginal "
-          "by the Jacobian's spectrum; k = on a ReLU/SELU kink, where the Jacobian is one-sided and classifies nothing; "
+          "Columns: rho(A*) = range of the spectral radius of A*(x) over a %dx%d grid; ||A*|| = "
+          "its largest "
+          "2-norm there; fixed points found from %d random starts (s/u/sd/m = stable, unstable, "
+          "saddle, marginal "
+          "by the Jacobian's spectrum; k = on a ReLU/SELU kink, where the Jacobian is one-sided "
+          "and classifies nothing; "
           "loc = how many pass the local test rho(J) < 1 at a differentiable point); "
-          "global = sufficient condition for global exponential stability of 0 (needs b* = 0; bound = prod "
-          "lambda_sup ||W||); contr = contraction (bound = prod Lip(sigma) ||W||); act = stable activation "
-          "(|sigma(z)/z| <= 1); regions = distinct activation patterns on a %dx%d grid; RoA = fraction of a "
-          "%dx%d grid of initial states whose orbit (simulated) settles at one of the fixed points found / diverges "
-          "/ does not settle in %d steps (cycles, slow or chaotic orbits) / settles at a point the solver did not "
+          "global = sufficient condition for global exponential stability of 0 (needs b* = 0; "
+          "bound = prod "
+          "lambda_sup ||W||); contr = contraction (bound = prod Lip(sigma) ||W||); act = stable "
+          "activation "
+          "(|sigma(z)/z| <= 1); regions = distinct activation patterns on a %dx%d grid; RoA = "
+          "fraction of a "
+          "%dx%d grid of initial states whose orbit (simulated) settles at one of the fixed points "
+          "found / diverges "
+          "/ does not settle in %d steps (cycles, slow or chaotic orbits) / settles at a point the "
+          "solver did not "
           "list.\n\n",
-          o->eig_grid, o->eig_grid, o->starts, o->region_grid, o->region_grid, o->roa_grid, o->roa_grid,
-          o->roa_steps);
-  fprintf(md,
-          "Verdicts are those of SUFFICIENT conditions: `holds` proves the conclusion; `fails` means a sample "
-          "point refutes the premise (||A*(x)|| >= 1, resp. ||J(x)|| > 1 where f is differentiable); "
-          "`undecided` means the bound is >= 1 with no refuting sample; `n/a` means the hypotheses are not met "
-          "(bias or sigma(0) != 0 for the global test). None of `fails`, `undecided`, `n/a` says the map is "
-          "unstable.\n\n");
-  fprintf(md,
-          "Pictures (one per activation and bias, rows = depth, columns = weights): eig_<act>_<bias>.png "
-          "(eigenvalues of A*(x) over the grid, unit circle grey), phase_<act>_<bias>.png (orbits from 8 points "
-          "on the circle of radius 4, start triangles; fixed points: green disc stable, red circle unstable, orange "
-          "cross saddle, grey square marginal, black square on a kink), regions_<act>_<bias>.png (activation "
-          "regions in random colours, fixed points marked; for smooth activations a region is a sign pattern of "
-          "the pre-activations, for ReLU it is a linear piece of f).\n\n");
-  fprintf(md, "| act | bias | depth | weights | rho(A*) | max ‖A*‖ | fixed pts (s/u/sd/m/k) | loc | global (bound) | "
+          o->eig_grid, o->eig_grid, o->starts, o->region_grid, o->region_grid, o->roa_grid,
+          o->roa_grid, o->roa_steps);
+  fprintf(
+      md,
+      "Verdicts are those of SUFFICIENT conditions: `holds` proves the conclusion; `fails` means a "
+      "sample "
+      "point refutes the premise (||A*(x)|| >= 1, resp. ||J(x)|| > 1 where f is differentiable); "
+      "`undecided` means the bound is >= 1 with no refuting sample; `n/a` means the hypotheses are "
+      "not met "
+      "(bias or sigma(0) != 0 for the global test). None of `fails`, `undecided`, `n/a` says the "
+      "map is "
+      "unstable.\n\n");
+  fprintf(md, "Pictures (one per activation and bias, rows = depth, columns = weights): "
+              "eig_<act>_<bias>.png "
+              "(eigenvalues of A*(x) over the grid, unit circle grey), phase_<act>_<bias>.png "
+              "(orbits from 8 points "
+              "on the circle of radius 4, start triangles; fixed points: green disc stable, red "
+              "circle unstable, orange "
+              "cross saddle, grey square marginal, black square on a kink), "
+              "regions_<act>_<bias>.png (activation "
+              "regions in random colours, fixed points marked; for smooth activations a region is "
+              "a sign pattern of "
+              "the pre-activations, for ReLU it is a linear piece of f).\n\n");
+  fprintf(md, "| act | bias | depth | weights | rho(A*) | max ‖A*‖ | fixed pts (s/u/sd/m/k) | loc "
+              "| global (bound) | "
               "contr (bound) | act stable | regions | RoA fixed pt/div/unsettled/unlisted |\n");
   fprintf(md, "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (int k = 0; k < ncells; k++) {
     const cell *c = &all[k];
     const char *an = act_name(c->act), *wn = nde_wparam_kind_name(c->wkind);
     if (c->skipped) {
-      fprintf(md, "| %s | %s | %d | %s | n/a (square weights only) |||||||||\n", an, c->bias ? "on" : "off",
-              c->depth, wn);
+      fprintf(md, "| %s | %s | %d | %s | n/a (square weights only) |||||||||\n", an,
+              c->bias ? "on" : "off", c->depth, wn);
       continue;
     }
-    fprintf(csv, "%s,%d,%d,%s,%.6g,%.6g,%.6g,%.6g,%.6g,%d,%d,%d,%d,%d,%d,%d,%d,%d,%s,%.6g,%.6g,%s,%.6g,%.6g,%d,%d,%.4f,%.4f,%.4f,%.4f\n",
-            an, c->bias, c->depth, wn, c->rho_min, c->rho_max, c->norm_max, c->lam_bound, c->lip_bound, c->nfp,
-            c->ncls[1], c->ncls[2], c->ncls[3], c->ncls[4], c->nkink, c->local_holds, c->converged, c->failed,
-            short_verdict(c->glob.verdict), c->glob.bound, c->glob.sampled, short_verdict(c->contr.verdict),
-            c->contr.bound, c->contr.sampled, c->stable_act, c->nregions, c->roa[0], c->roa[1], c->roa[2],
-            c->roa[3]);
+    fprintf(csv,
+            "%s,%d,%d,%s,%.6g,%.6g,%.6g,%.6g,%.6g,%d,%d,%d,%d,%d,%d,%d,%d,%d,%s,%.6g,%.6g,%s,%.6g,%"
+            ".6g,%d,%d,%.4f,%.4f,%.4f,%.4f\n",
+            an, c->bias, c->depth, wn, c->rho_min, c->rho_max, c->norm_max, c->lam_bound,
+            c->lip_bound, c->nfp, c->ncls[1], c->ncls[2], c->ncls[3], c->ncls[4], c->nkink,
+            c->local_holds, c->converged, c->failed, short_verdict(c->glob.verdict), c->glob.bound,
+            c->glob.sampled, short_verdict(c->contr.verdict), c->contr.bound, c->contr.sampled,
+            c->stable_act, c->nregions, c->roa[0], c->roa[1], c->roa[2], c->roa[3]);
     fprintf(md,
-            "| %s | %s | %d | %s | %.3g–%.3g | %.3g | %d (%d/%d/%d/%d/%d) | %d | %s (%.3g) | %s (%.3g) | %s | %d | "
+            "| %s | %s | %d | %s | %.3g–%.3g | %.3g | %d (%d/%d/%d/%d/%d) | %d | %s (%.3g) | %s "
+            "(%.3g) | %s | %d | "
             "%.2f/%.2f/%.2f/%.2f |\n",
-            an, c->bias ? "on" : "off", c->depth, wn, c->rho_min, c->rho_max, c->norm_max, c->nfp, c->ncls[1],
-            c->ncls[2], c->ncls[3], c->ncls[4], c->nkink, c->local_holds, short_verdict(c->glob.verdict), c->glob.bound,
-            short_verdict(c->contr.verdict), c->contr.bound, c->stable_act ? "yes" : "no", c->nregions,
-            c->roa[0], c->roa[1], c->roa[2], c->roa[3]);
+            an, c->bias ? "on" : "off", c->depth, wn, c->rho_min, c->rho_max, c->norm_max, c->nfp,
+            c->ncls[1], c->ncls[2], c->ncls[3], c->ncls[4], c->nkink, c->local_holds,
+            short_verdict(c->glob.verdict), c->glob.bound, short_verdict(c->contr.verdict),
+            c->contr.bound, c->stable_act ? "yes" : "no", c->nregions, c->roa[0], c->roa[1],
+            c->roa[2], c->roa[3]);
   }
   int bad = fclose(csv) | fclose(md);
   if (bad) fprintf(stderr, "nde pwa: error writing the summary under %s\n", o->out);
@@ -448,13 +479,16 @@ static int write_tables(const pwa_opts *o, cell *all, int ncells, const char *cm
 }
 
 static void usage(FILE *f) {
-  fprintf(f,
-          "usage: nde pwa [--out results/pwa] [--depths 1,4,8] [--acts relu,selu,gelu,tanh,sigmoid,softplus]\n"
-          "               [--weights plain,softsvd,spectral,gershgorin,pf] [--smin 0.5] [--smax 1.0]\n"
-          "               [--width 2] [--box 6] [--eig-grid 21] [--region-grid 121] [--roa-grid 41]\n"
-          "               [--roa-steps 400] [--traj-steps 40] [--starts 64] [--seed 1] [--svg] [--no-png]\n"
-          "Stability analysis of x -> f(x) for MLPs f: R^2 -> R^2 over the paper's grid; writes\n"
-          "OUT/summary.md, OUT/summary.csv and eig_/phase_/regions_<act>_<bias>.png pictures.\n");
+  fprintf(
+      f,
+      "usage: nde pwa [--out results/pwa] [--depths 1,4,8] [--acts "
+      "relu,selu,gelu,tanh,sigmoid,softplus]\n"
+      "               [--weights plain,softsvd,spectral,gershgorin,pf] [--smin 0.5] [--smax 1.0]\n"
+      "               [--width 2] [--box 6] [--eig-grid 21] [--region-grid 121] [--roa-grid 41]\n"
+      "               [--roa-steps 400] [--traj-steps 40] [--starts 64] [--seed 1] [--svg] "
+      "[--no-png]\n"
+      "Stability analysis of x -> f(x) for MLPs f: R^2 -> R^2 over the paper's grid; writes\n"
+      "OUT/summary.md, OUT/summary.csv and eig_/phase_/regions_<act>_<bias>.png pictures.\n");
 }
 
 int nde_cmd_pwa(int argc, char **argv) {
@@ -495,9 +529,10 @@ int nde_cmd_pwa(int argc, char **argv) {
       (o.nacts = parse_list(as, o.acts, MAX_ACTS, parse_act, "activation")) < 1 ||
       (o.nwkinds = parse_list(ws, o.wkinds, 5, parse_wkind, "weights")) < 1)
     return 2;
-  if (o.width < 1 || o.width > 64 || o.eig_grid < 2 || o.region_grid < 2 || o.roa_grid < 2 || o.roa_steps < 1 ||
-      o.traj_steps < 1 || o.traj_steps > 63 || o.starts < 1 || !(o.box > 0)) {
-    fprintf(stderr, "nde pwa: sizes out of range (width 1..64, grids >= 2, traj-steps 1..63, starts >= 1, box > 0)\n");
+  if (o.width < 1 || o.width > 64 || o.eig_grid < 2 || o.region_grid < 2 || o.roa_grid < 2 ||
+      o.roa_steps < 1 || o.traj_steps < 1 || o.traj_steps > 63 || o.starts < 1 || !(o.box > 0)) {
+    fprintf(stderr, "nde pwa: sizes out of range (width 1..64, grids >= 2, traj-steps 1..63, "
+                    "starts >= 1, box > 0)\n");
     return 2;
   }
   if (mkdir(o.out, 0777) && access(o.out, W_OK)) {
@@ -524,8 +559,9 @@ int nde_cmd_pwa(int argc, char **argv) {
           c->bias = bias;
           c->wkind = o.wkinds[w];
           rc = analyse(&o, c);
-          if (rc) fprintf(stderr, "nde pwa: %s bias %d depth %d %s: ", act_name(c->act), bias, c->depth,
-                          nde_wparam_kind_name(c->wkind));
+          if (rc)
+            fprintf(stderr, "nde pwa: %s bias %d depth %d %s: ", act_name(c->act), bias, c->depth,
+                    nde_wparam_kind_name(c->wkind));
         }
       if (rc) break;
       printf("%-8s bias %-3s: ", act_name(o.acts[ai]), bias ? "on" : "off");

@@ -50,7 +50,8 @@ typedef struct ray {
 
 typedef struct toy_run {
   const char *name;
-  double box; /* half-width of the plotted square: 1.1 x the largest |coordinate| of states and attractors */
+  double box; /* half-width of the plotted square: 1.1 x the largest |coordinate| of states and
+                 attractors */
   int h;
   /* model */
   nde_layer_spec fspec[3];
@@ -115,7 +116,8 @@ static int run_create(const toy_opts *o, toy_run *r, nde_rng *rng) {
   r->fspec[2].bias = 0;
   nde_layer_spec cs[] = {nde_spec_dense(2)};
   int rc = NDE_OK;
-  for (int t = 0; !rc && t < LAYERS; t++) rc = nde_net_create(nde_shape_vec(2), n, r->fspec, 3, &r->f[t]);
+  for (int t = 0; !rc && t < LAYERS; t++)
+    rc = nde_net_create(nde_shape_vec(2), n, r->fspec, 3, &r->f[t]);
   if (!rc) rc = nde_net_create(nde_shape_vec(2), n, cs, 1, &r->cls);
   if (rc) return rc;
   const size_t nf = nde_net_num_params(r->f[0]);
@@ -131,7 +133,8 @@ static int run_create(const toy_opts *o, toy_run *r, nde_rng *rng) {
   r->logits = malloc((size_t)n * 2 * sizeof(nde_real));
   r->dlogits = malloc((size_t)n * 2 * sizeof(nde_real));
   r->roa = malloc(ROA_G * ROA_G * sizeof(int));
-  if (!r->params || !r->grads || !r->xs || !r->y || !r->dx || !r->dtmp || !r->logits || !r->dlogits || !r->roa)
+  if (!r->params || !r->grads || !r->xs || !r->y || !r->dx || !r->dtmp || !r->logits ||
+      !r->dlogits || !r->roa)
     return NDE_ERR_NOMEM;
   for (int t = 0; !rc && t < LAYERS; t++) rc = nde_net_bind(r->f[t], r->params, r->grads);
   if (!rc) rc = nde_net_bind(r->cls, r->params + r->off_c, r->grads + r->off_c);
@@ -174,7 +177,8 @@ static int train_step(const toy_opts *o, toy_run *r, const nde_real *x, const in
   r->energy = 0;
   if (r->h > 0) {
     nde_rman_result res;
-    rc = nde_rman_energy(r->rman, n, xL, r->params + r->off_m, o->alpha, r->dx, r->grads + r->off_m, &res);
+    rc = nde_rman_energy(r->rman, n, xL, r->params + r->off_m, o->alpha, r->dx, r->grads + r->off_m,
+                         &res);
     if (rc) return rc;
     loss += res.loss;
     r->energy = res.mean_energy;
@@ -221,8 +225,10 @@ static int find_rays(nde_pwa_fn_ctx *c, ray *rays) {
       double fa = prev;
       for (int it = 0; it < 60; it++) {
         double m = 0.5 * (a + b), fm = turn(c, m);
-        if ((fm < 0) == (fa < 0)) a = m, fa = fm;
-        else b = m;
+        if ((fm < 0) == (fa < 0))
+          a = m, fa = fm;
+        else
+          b = m;
       }
       double th = 0.5 * (a + b), gx[2];
       g_at(c, th, gx);
@@ -236,7 +242,8 @@ static int find_rays(nde_pwa_fn_ctx *c, ray *rays) {
   return nr;
 }
 
-static int analyse_run(const toy_opts *o, toy_run *r, const nde_real *x, const int *label, double box) {
+static int analyse_run(const toy_opts *o, toy_run *r, const nde_real *x, const int *label,
+                       double box) {
   const int n = o->n;
   int rc = forward_states(r, n, x);
   if (rc) return rc;
@@ -249,7 +256,8 @@ static int analyse_run(const toy_opts *o, toy_run *r, const nde_real *x, const i
       nm += hypot(s[2 * i], s[2 * i + 1]);
     }
     for (int c = 0; c < 2; c++) cx[c] /= cnt[c], cy[c] /= cnt[c];
-    for (int i = 0; i < n; i++) d[label[i]] += hypot(s[2 * i] - cx[label[i]], s[2 * i + 1] - cy[label[i]]);
+    for (int i = 0; i < n; i++)
+      d[label[i]] += hypot(s[2 * i] - cx[label[i]], s[2 * i + 1] - cy[label[i]]);
     r->spread[t] = 0.5 * (d[0] / cnt[0] + d[1] / cnt[1]);
     r->mean_norm[t] = nm / n;
     if (t < LAYERS) {
@@ -299,9 +307,12 @@ static int analyse_run(const toy_opts *o, toy_run *r, const nde_real *x, const i
         nde_fp_set_get(fps, l, &fp);
         zero = fabs(fp.x[0]) + fabs(fp.x[1]) < 1e-8;
       }
-      if (zero) r->roa_zero += 1.0 / (ROA_G * ROA_G);
-      else if (l == NDE_ROA_DIVERGED) r->roa_div += 1.0 / (ROA_G * ROA_G);
-      else r->roa_other += 1.0 / (ROA_G * ROA_G);
+      if (zero)
+        r->roa_zero += 1.0 / (ROA_G * ROA_G);
+      else if (l == NDE_ROA_DIVERGED)
+        r->roa_div += 1.0 / (ROA_G * ROA_G);
+      else
+        r->roa_other += 1.0 / (ROA_G * ROA_G);
       /* relabel for the picture: 0 -> origin, 1 -> other fixed point; negatives kept */
       r->roa[k] = l >= 0 ? (zero ? 0 : 1) : l;
     }
@@ -364,8 +375,10 @@ static void draw_states(void *vctx) {
     const nde_real *s = r->xs + (size_t)t * n * 2;
     int a = 0, b = 0;
     for (int i = 0; i < n; i++) {
-      if (f->label[i]) x1[b] = s[2 * i], y1[b++] = s[2 * i + 1];
-      else x0[a] = s[2 * i], y0[a++] = s[2 * i + 1];
+      if (f->label[i])
+        x1[b] = s[2 * i], y1[b++] = s[2 * i + 1];
+      else
+        x0[a] = s[2 * i], y0[a++] = s[2 * i + 1];
     }
     char title[96];
     snprintf(title, sizeof title, "%s: time step %d (spread %.3f)", r->name, t, r->spread[t]);
@@ -375,7 +388,7 @@ static void draw_states(void *vctx) {
     if (t == LAYERS) mark_attractors(r);
   }
   char title[96];
-  snprintf(title, sizeof title, "%s: flow map of F (arrow length ~ sqrt|F|)", r->name);
+  snprintf(title, sizeof title, "%s: flow of F (length ~ sqrt|F|)", r->name);
   flow_panel(f, title, 0);
   mark_attractors(r);
 done:
@@ -407,14 +420,21 @@ static void draw_flow(void *vctx) {
 
 static void write_run(FILE *md, const toy_run *r) {
   fprintf(md, "## %s (%s)\n\n", r->name, r->h ? "with RMAN" : "without RMAN");
-  fprintf(md, "- final training loss %.4f (RMAN mean energy %.4f), training accuracy %.3f\n", r->loss, r->energy,
-          r->acc);
-  if (r->h) fprintf(md, "- placement attractors: %d, effective (||m||^2 > 0.01): %d\n", r->h, r->n_effective);
-  fprintf(md, "- per-class spread (mean distance to the class centroid) t = 0 -> 10: %.3f -> %.3f\n", r->spread[0],
-          r->spread[LAYERS]);
-  fprintf(md, "- mean ||x_t||: t = 0: %.3f, t = 10: %.3f; mean step ||x_{t+1} - x_t|| first / last layer: %.3f / %.3f\n",
+  fprintf(md, "- final training loss %.4f (RMAN mean energy %.4f), training accuracy %.3f\n",
+          r->loss, r->energy, r->acc);
+  if (r->h)
+    fprintf(md, "- placement attractors: %d, effective (||m||^2 > 0.01): %d\n", r->h,
+            r->n_effective);
+  fprintf(md,
+          "- per-class spread (mean distance to the class centroid) t = 0 -> 10: %.3f -> %.3f\n",
+          r->spread[0], r->spread[LAYERS]);
+  fprintf(md,
+          "- mean ||x_t||: t = 0: %.3f, t = 10: %.3f; mean step ||x_{t+1} - x_t|| first / last "
+          "layer: %.3f / %.3f\n",
           r->mean_norm[0], r->mean_norm[LAYERS], r->step_norm[0], r->step_norm[LAYERS - 1]);
-  fprintf(md, "- fixed points of g(x) = x + F(x) found (hybridsj, 64 random starts + the origin): %d\n", r->nfp);
+  fprintf(md,
+          "- fixed points of g(x) = x + F(x) found (hybridsj, 64 random starts + the origin): %d\n",
+          r->nfp);
   for (int k = 0; k < r->nfp && k < 8; k++)
     fprintf(md, "  - (%.4g, %.4g): %s by the Jacobian%s\n", r->fp_x[k][0], r->fp_x[k][1],
             nde_fp_class_name(r->fp_cls[k]),
@@ -424,18 +444,25 @@ static void write_run(FILE *md, const toy_run *r) {
   fprintf(md, "- invariant rays g(u) = gamma u (F is positively homogeneous): %d\n", r->nrays);
   for (int k = 0; k < r->nrays; k++)
     fprintf(md, "  - angle %.1f deg, gamma %.4f (%s along the ray), directions nearby turn %s it\n",
-            r->rays[k].theta * 180 / PI, r->rays[k].gamma, r->rays[k].gamma < 1 ? "contracting" : "expanding",
+            r->rays[k].theta * 180 / PI, r->rays[k].gamma,
+            r->rays[k].gamma < 1 ? "contracting" : "expanding",
             r->rays[k].attracting ? "towards" : "away from");
-  fprintf(md, "- regions of attraction of g over the plotted box [-%g, %g]^2 (%dx%d grid, 2000 steps): %.2f reach the "
-              "origin, %.2f diverge, %.2f other (settle on a non-isolated fixed point, or unsettled)\n\n",
-          r->box, r->box, ROA_G, ROA_G, r->roa_zero, r->roa_div, r->roa_other);
+  fprintf(
+      md,
+      "- regions of attraction of g over the plotted box [-%g, %g]^2 (%dx%d grid, 2000 steps): "
+      "%.2f reach the "
+      "origin, %.2f diverge, %.2f other (settle on a non-isolated fixed point, or unsettled)\n\n",
+      r->box, r->box, ROA_G, ROA_G, r->roa_zero, r->roa_div, r->roa_other);
 }
 
 static void usage(FILE *f) {
-  fprintf(f, "usage: nde toy2d [--out results/toy2d] [--rman 4] [--alpha 0.5] [--steps 3000] [--lr 0.01]\n"
-             "                 [--points 256] [--noise 0.1] [--seed 1] [--svg] [--no-png]\n"
-             "Trains the 2-D two-class toy (10 shared residual layers x += W1 relu(W2^T x)) without and with\n"
-             "RMAN and writes OUT/summary.md, OUT/states_<run>.png and OUT/flow_<run>.png.\n");
+  fprintf(
+      f,
+      "usage: nde toy2d [--out results/toy2d] [--rman 4] [--alpha 0.5] [--steps 3000] [--lr 0.01]\n"
+      "                 [--points 256] [--noise 0.1] [--seed 1] [--svg] [--no-png]\n"
+      "Trains the 2-D two-class toy (10 shared residual layers x += W1 relu(W2^T x)) without and "
+      "with\n"
+      "RMAN and writes OUT/summary.md, OUT/states_<run>.png and OUT/flow_<run>.png.\n");
 }
 
 int nde_cmd_toy2d(int argc, char **argv) {
@@ -464,9 +491,10 @@ int nde_cmd_toy2d(int argc, char **argv) {
   }
   args_free(&a);
   o.formats = (nopng ? 0 : PLOT_PNG) | (svg ? PLOT_SVG : 0);
-  if (o.h < 1 || o.h > 64 || o.steps < 1 || o.n < 4 || o.n > 100000 || !(o.lr > 0) || !(o.alpha >= 0) ||
-      !(o.noise >= 0)) {
-    fprintf(stderr, "nde toy2d: --rman 1..64, --steps >= 1, --points 4..100000, --lr > 0, --alpha, --noise >= 0\n");
+  if (o.h < 1 || o.h > 64 || o.steps < 1 || o.n < 4 || o.n > 100000 || !(o.lr > 0) ||
+      !(o.alpha >= 0) || !(o.noise >= 0)) {
+    fprintf(stderr, "nde toy2d: --rman 1..64, --steps >= 1, --points 4..100000, --lr > 0, --alpha, "
+                    "--noise >= 0\n");
     return 2;
   }
   if (mkdir(o.out, 0777) && access(o.out, W_OK)) {
@@ -497,14 +525,15 @@ int nde_cmd_toy2d(int argc, char **argv) {
     for (int s = 0; !rc && s < o.steps; s++) {
       rc = train_step(&o, &runs[k], x, label);
       if (!rc && (s + 1) % (o.steps / 5 > 0 ? o.steps / 5 : 1) == 0)
-        printf("%-5s step %5d loss %.4f acc %.3f%s\n", runs[k].name, s + 1, runs[k].loss, runs[k].acc,
-               runs[k].h ? "" : "");
+        printf("%-5s step %5d loss %.4f acc %.3f%s\n", runs[k].name, s + 1, runs[k].loss,
+               runs[k].acc, runs[k].h ? "" : "");
     }
   }
   for (int k = 0; !rc && k < 2; k++) {
     double box = 0;
     rc = forward_states(&runs[k], o.n, x);
-    for (size_t i = 0; !rc && i < (size_t)(LAYERS + 1) * o.n * 2; i++) box = fmax(box, fabs(runs[k].xs[i]));
+    for (size_t i = 0; !rc && i < (size_t)(LAYERS + 1) * o.n * 2; i++)
+      box = fmax(box, fabs(runs[k].xs[i]));
     for (int j = 0; j < runs[k].h; j++)
       for (int q = 0; q < 2; q++) box = fmax(box, fabs(runs[k].params[runs[k].off_m + 2 * j + q]));
     box = ceil(1.1 * box * 2) / 2;
@@ -522,15 +551,21 @@ int nde_cmd_toy2d(int argc, char **argv) {
     } else {
       fprintf(md, "# 2-D toy of the RMAN paper (Figures 1-2, DESIGN 4.7)\n\n");
       fprintf(md,
-              "Two interleaved half-moons (%d points, noise %.2g), 10 residual layers sharing F(x) = W1 relu(W2^T x) "
-              "(W1, W2 in R^{2x16}, no bias), linear classifier on x_10; Adam lr %g, %d full-batch steps, seed %lu. "
-              "RMAN: %d placement attractors, energy weight alpha = %g (constant; the paper's 1e-4 (1 + epoch) "
+              "Two interleaved half-moons (%d points, noise %.2g), 10 residual layers sharing F(x) "
+              "= W1 relu(W2^T x) "
+              "(W1, W2 in R^{2x16}, no bias), linear classifier on x_10; Adam lr %g, %d full-batch "
+              "steps, seed %lu. "
+              "RMAN: %d placement attractors, energy weight alpha = %g (constant; the paper's 1e-4 "
+              "(1 + epoch) "
               "schedule is for CIFAR). Both runs start from the same weights.\n\n",
               o.n, o.noise, o.lr, o.steps, o.seed, o.h, o.alpha);
       for (int k = 0; k < 2; k++) write_run(md, &runs[k]);
-      fprintf(md, "Pictures: states_<run>.png (states after each layer, classes orange/purple, placement "
-                  "attractors blue squares, last panel the flow map of F), flow_<run>.png (flow map with invariant "
-                  "rays; regions of attraction of g).\n");
+      fprintf(
+          md,
+          "Pictures: states_<run>.png (states after each layer, classes orange/purple, placement "
+          "attractors blue squares, last panel the flow map of F), flow_<run>.png (flow map with "
+          "invariant "
+          "rays; regions of attraction of g).\n");
       fail = fclose(md) != 0;
       printf("wrote %s\n", path);
     }

@@ -11,7 +11,7 @@
 #include <plplot.h>
 
 static const int palette[PLOT_NCOLORS][3] = {
-    {255, 255, 255}, {0, 0, 0},     {128, 128, 128}, {214, 39, 40},   {31, 119, 180},
+    {255, 255, 255}, {0, 0, 0},      {128, 128, 128}, {214, 39, 40},  {31, 119, 180},
     {44, 160, 44},   {255, 127, 14}, {148, 103, 189}, {23, 190, 207}, {140, 86, 75},
     {227, 119, 194}, {188, 189, 34}, {20, 30, 110},   {215, 215, 215}};
 
@@ -133,15 +133,18 @@ void plot_labels(int nx, int ny, double x0, double x1, double y0, double y1, con
   if (r && g && b && Z && zb && K > 0) {
     for (int k = 0; k < ncolors; k++) r[k] = colors[k][0], g[k] = colors[k][1], b[k] = colors[k][2];
     for (int k = 0; k < nneg; k++)
-      r[ncolors + k] = neg_colors[k][0], g[ncolors + k] = neg_colors[k][1], b[ncolors + k] = neg_colors[k][2];
+      r[ncolors + k] = neg_colors[k][0], g[ncolors + k] = neg_colors[k][1],
+                  b[ncolors + k] = neg_colors[k][2];
     plscmap1n(K);
     plscmap1(r, g, b, K);
     for (int j = 0; j < nx; j++) {
       Z[j] = zb + (size_t)j * ny;
       for (int i = 0; i < ny; i++) {
         int l = label[i * nx + j], idx;
-        if (l >= 0) idx = ncolors > 0 ? l % ncolors : 0;
-        else idx = ncolors + ((-l - 1) < nneg ? (-l - 1) : nneg - 1);
+        if (l >= 0)
+          idx = ncolors > 0 ? l % ncolors : 0;
+        else
+          idx = ncolors + ((-l - 1) < nneg ? (-l - 1) : nneg - 1);
         Z[j][i] = (idx + 0.5) / K;
       }
     }
@@ -177,7 +180,9 @@ void plot_side_text(const char *side, double disp, double pos, double just, cons
 int plot_available(void) { return 0; }
 int plot_render(const char *base, unsigned formats, int width, int height, int nx, int ny,
                 plot_draw_fn draw, void *ctx) {
-  fprintf(stderr, "nde: built without PLplot (install libplplot-dev, plplot-driver-cairo); no picture %s\n", base);
+  fprintf(stderr,
+          "nde: built without PLplot (install libplplot-dev, plplot-driver-cairo); no picture %s\n",
+          base);
   return 1;
 }
 void plot_panel(double x0, double x1, double y0, double y1, int equal, const char *xlabel,

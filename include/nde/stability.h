@@ -165,10 +165,10 @@ int nde_spectrum_summary(nde_spectrum *s, const double *A, nde_matrix_summary *o
  * ====================================================================== */
 
 typedef enum nde_stab_verdict {
-  NDE_STAB_HOLDS = 1,           /* premise verified: the conclusion follows */
-  NDE_STAB_UNDECIDED = 0,       /* the bound is >= 1 and no counter-witness: nothing follows */
-  NDE_STAB_FAILS = -1,          /* a witness shows the premise is false (stability may still hold) */
-  NDE_STAB_NOT_APPLICABLE = -2  /* the theorem's hypotheses are not met */
+  NDE_STAB_HOLDS = 1,          /* premise verified: the conclusion follows */
+  NDE_STAB_UNDECIDED = 0,      /* the bound is >= 1 and no counter-witness: nothing follows */
+  NDE_STAB_FAILS = -1,         /* a witness shows the premise is false (stability may still hold) */
+  NDE_STAB_NOT_APPLICABLE = -2 /* the theorem's hypotheses are not met */
 } nde_stab_verdict;
 
 const char *nde_stab_verdict_name(int verdict); /* "holds", "undecided", "fails", "n/a" */
@@ -189,16 +189,16 @@ typedef struct nde_stab_cond {
  * FAILS when some sample has ||A*(x_s)||_2 >= 1; NOT_APPLICABLE when the
  * network is not homogeneous (bias or sigma(0) != 0). samples: nsamples
  * points (in_dim each), may be NULL. NDE_ERR_SHAPE unless in = out dim. */
-int nde_stab_global_origin(nde_pwa *p, const nde_real *params, int nsamples,
-                           const double *samples, nde_stab_cond *out);
+int nde_stab_global_origin(nde_pwa *p, const nde_real *params, int nsamples, const double *samples,
+                           nde_stab_cond *out);
 
 /* Contraction: if prod_i Lip(sigma_i) ||W_i||_2 < 1 then f is a contraction
  * in the Euclidean norm and has a unique, globally attracting fixed point
  * (Banach). bound = that product. HOLDS when bound < 1; FAILS when some
  * sample where f is differentiable has ||J(x_s)||_2 > 1 (then f is not a
  * Euclidean contraction; another norm may still work). */
-int nde_stab_contraction(nde_pwa *p, const nde_real *params, int nsamples,
-                         const double *samples, nde_stab_cond *out);
+int nde_stab_contraction(nde_pwa *p, const nde_real *params, int nsamples, const double *samples,
+                         nde_stab_cond *out);
 
 /* Local asymptotic stability of a fixed point x_e: rho(J(x_e)) < 1.
  * NOT_APPLICABLE when ||f(x_e) - x_e||_inf > tol (not a fixed point) or when
@@ -266,8 +266,8 @@ typedef struct nde_fp_set nde_fp_set;
  * lexicographically by x. Starts whose iteration fails (no progress, a
  * function failure, no convergence within max_iter) are counted, not fatal.
  * opt NULL means the defaults. */
-int nde_fp_find(int n, nde_stab_fn fn, void *ctx, const nde_fp_options *opt,
-                const double *starts, int nstarts, nde_fp_set **out);
+int nde_fp_find(int n, nde_stab_fn fn, void *ctx, const nde_fp_options *opt, const double *starts,
+                int nstarts, nde_fp_set **out);
 void nde_fp_set_free(nde_fp_set *s);
 int nde_fp_set_dim(const nde_fp_set *s);
 int nde_fp_set_count(const nde_fp_set *s);
@@ -429,8 +429,8 @@ int nde_wparam_bounds_at(nde_wparam *w, const nde_real *theta, nde_wparam_bounds
  * workspace sized at create, forward and vjp never allocate. */
 typedef struct nde_sdense nde_sdense;
 
-int nde_sdense_create(int kind, int in, int out, double smin, double smax, int bias,
-                      int max_batch, nde_sdense **out_layer);
+int nde_sdense_create(int kind, int in, int out, double smin, double smax, int bias, int max_batch,
+                      nde_sdense **out_layer);
 void nde_sdense_free(nde_sdense *l);
 size_t nde_sdense_num_params(const nde_sdense *l);
 nde_wparam *nde_sdense_wparam(nde_sdense *l);
@@ -441,8 +441,8 @@ int nde_sdense_forward(nde_sdense *l, const nde_real *params, int n, const nde_r
                        nde_real *y);
 /* At the last forward (same n): dx = dy W (overwritten, skipped if NULL) and
  * grad += d(sum dy.y)/dparams (skipped if NULL). */
-int nde_sdense_vjp(nde_sdense *l, const nde_real *params, int n, const nde_real *dy,
-                   nde_real *dx, nde_real *grad);
+int nde_sdense_vjp(nde_sdense *l, const nde_real *params, int n, const nde_real *dy, nde_real *dx,
+                   nde_real *grad);
 
 #ifdef __cplusplus
 }

@@ -68,8 +68,8 @@ static const int act_kinds[] = {NDE_LAYER_RELU,    NDE_LAYER_TANH,     NDE_LAYER
 /* loop index: activation * 2 + bias */
 START_TEST(reconstruction_every_activation) {
   const int kind = act_kinds[_i / 2], bias = _i % 2;
-  nde_layer_spec s[] = {nde_spec_dense(5), nde_spec_act(kind), nde_spec_dense(4), nde_spec_act(kind),
-                        nde_spec_dense(3), nde_spec_act(kind)};
+  nde_layer_spec s[] = {nde_spec_dense(5),  nde_spec_act(kind), nde_spec_dense(4),
+                        nde_spec_act(kind), nde_spec_dense(3),  nde_spec_act(kind)};
   for (int l = 0; l < 6; l += 2) s[l].bias = bias;
   enum { NPTS = 50 };
   nde_net *net;
@@ -135,8 +135,10 @@ START_TEST(relu_region_jacobian_and_tanh_secant) {
       tested++;
     }
     ck_assert_int_ge(tested, 30);
-    if (kinds[kk] == NDE_LAYER_RELU) ck_assert_msg(worst <= 1e-12, "relu: |A - J| %g", worst);
-    else ck_assert_msg(worst > 1e-3, "tanh: A* should differ from J, max diff %g", worst);
+    if (kinds[kk] == NDE_LAYER_RELU)
+      ck_assert_msg(worst <= 1e-12, "relu: |A - J| %g", worst);
+    else
+      ck_assert_msg(worst > 1e-3, "tanh: A* should differ from J, max diff %g", worst);
     nde_pwa_free(p);
     nde_net_free(net);
   }
@@ -171,7 +173,8 @@ START_TEST(jacobian_matches_finite_differences) {
         x[j] = keep - h;
         nde_pwa_eval(p, par, x, fm, NULL, NULL, NULL);
         x[j] = keep;
-        for (int i = 0; i < 3; i++) worst = fmax(worst, fabs((fp[i] - fm[i]) / (2 * h) - J[i * 3 + j]));
+        for (int i = 0; i < 3; i++)
+          worst = fmax(worst, fabs((fp[i] - fm[i]) / (2 * h) - J[i * 3 + j]));
       }
     }
     ck_assert_msg(worst <= 1e-7, "%s: Jacobian vs FD %g", nde_layer_kind_name(act_kinds[a]), worst);
@@ -253,12 +256,14 @@ START_TEST(activation_facts) {
       maxd = fmax(maxd, fabs(d));
       if (z != 0) maxr = fmax(maxr, fabs(s / z));
     }
-    ck_assert_msg(maxl <= info.lambda_sup + 1e-12 && maxl >= info.lambda_sup - 0.06, "%s lambda_sup %g sampled %g",
-                  info.name, info.lambda_sup, maxl);
-    ck_assert_msg(maxd <= info.lipschitz + 1e-12 && maxd >= info.lipschitz - 1e-6, "%s lip %g sampled %g",
-                  info.name, info.lipschitz, maxd);
-    if (isfinite(info.ratio_sup)) ck_assert(maxr <= info.ratio_sup + 1e-12);
-    else ck_assert(maxr > 100);
+    ck_assert_msg(maxl <= info.lambda_sup + 1e-12 && maxl >= info.lambda_sup - 0.06,
+                  "%s lambda_sup %g sampled %g", info.name, info.lambda_sup, maxl);
+    ck_assert_msg(maxd <= info.lipschitz + 1e-12 && maxd >= info.lipschitz - 1e-6,
+                  "%s lip %g sampled %g", info.name, info.lipschitz, maxd);
+    if (isfinite(info.ratio_sup))
+      ck_assert(maxr <= info.ratio_sup + 1e-12);
+    else
+      ck_assert(maxr > 100);
   }
   nde_stab_act g;
   nde_stab_act_info(NDE_LAYER_GELU, &g);

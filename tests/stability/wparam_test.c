@@ -45,8 +45,9 @@ static void check_spectrum(nde_wparam *w, int kind, int R, int C, const nde_real
     ck_assert_int_eq(b.kind, NDE_WBOUND_SINGULAR);
     ck_assert_int_eq(nde_spectrum_svd(sp, R, C, Wd, sv), NDE_OK);
     for (int i = 0; i < k; i++)
-      ck_assert_msg(sv[i] >= b.lo - TOL_W && sv[i] <= b.hi + TOL_W, "%s %dx%d: sv %g outside [%g, %g]",
-                    nde_wparam_kind_name(kind), R, C, sv[i], b.lo, b.hi);
+      ck_assert_msg(sv[i] >= b.lo - TOL_W && sv[i] <= b.hi + TOL_W,
+                    "%s %dx%d: sv %g outside [%g, %g]", nde_wparam_kind_name(kind), R, C, sv[i],
+                    b.lo, b.hi);
     if (kind == NDE_WPARAM_SPECTRAL) ck_assert(b.lo >= smin - 1e-15 && b.hi <= smax + 1e-15);
     break;
   case NDE_WPARAM_GERSHGORIN:
@@ -54,8 +55,8 @@ static void check_spectrum(nde_wparam *w, int kind, int R, int C, const nde_real
     ck_assert_double_eq_tol(b.center, 0.5 * (smin + smax), 1e-15);
     ck_assert_int_eq(eig_of(R, Wd, re, im), NDE_OK);
     for (int i = 0; i < R; i++)
-      ck_assert_msg(hypot(re[i] - b.center, im[i]) <= b.radius + TOL_W, "gershgorin: eig %g%+gi outside disc",
-                    re[i], im[i]);
+      ck_assert_msg(hypot(re[i] - b.center, im[i]) <= b.radius + TOL_W,
+                    "gershgorin: eig %g%+gi outside disc", re[i], im[i]);
     break;
   case NDE_WPARAM_PF: {
     ck_assert_int_eq(b.kind, NDE_WBOUND_RHO);
@@ -71,7 +72,8 @@ static void check_spectrum(nde_wparam *w, int kind, int R, int C, const nde_real
     if (R == C) {
       ck_assert_int_eq(eig_of(R, Wd, re, im), NDE_OK);
       double rho = hypot(re[0], im[0]);
-      ck_assert_msg(rho >= b.lo - TOL_W && rho <= b.hi + TOL_W, "pf: rho %g outside [%g, %g]", rho, b.lo, b.hi);
+      ck_assert_msg(rho >= b.lo - TOL_W && rho <= b.hi + TOL_W, "pf: rho %g outside [%g, %g]", rho,
+                    b.lo, b.hi);
     }
     break;
   }
@@ -102,7 +104,9 @@ START_TEST(spectra_inside_bounds) {
         ck_assert_int_eq(nde_wparam_init(w, theta, &rng), NDE_OK);
         double pen;
         ck_assert_int_eq(nde_wparam_penalty(w, theta, &pen, NULL), NDE_OK);
-        ck_assert(pen <= (NDE_REAL_IS_DOUBLE ? 1e-20 : 1e-10)); /* orthonormal at init (softsvd), 0 otherwise */
+        ck_assert(
+            pen <=
+            (NDE_REAL_IS_DOUBLE ? 1e-20 : 1e-10)); /* orthonormal at init (softsvd), 0 otherwise */
         check_spectrum(w, kind, R, C, theta, smin, smax, sp);
         if (kind == NDE_WPARAM_SOFTSVD) {
           /* At init the singular values are s, inside [smin, smax] itself. */
@@ -155,7 +159,8 @@ START_TEST(wparam_gradcheck) {
   for (size_t q = 0; q < np; q++) {
     theta[q] += (nde_real)(0.3 * nde_rng_normal(&rng));
     /* keep Gershgorin's |w| kink out of the difference quotient */
-    if (kind == NDE_WPARAM_GERSHGORIN && fabs(theta[q]) < 0.05) theta[q] = theta[q] < 0 ? -0.05f : 0.05f;
+    if (kind == NDE_WPARAM_GERSHGORIN && fabs(theta[q]) < 0.05)
+      theta[q] = theta[q] < 0 ? -0.05f : 0.05f;
   }
   for (int i = 0; i < R * C; i++) dW[i] = (nde_real)(G[i] = nde_rng_normal(&rng));
   for (int pen = 0; pen < (kind == NDE_WPARAM_SOFTSVD ? 2 : 1); pen++) {
@@ -177,15 +182,16 @@ START_TEST(wparam_gradcheck) {
       an[q] = g[q];
     }
     double err = tu_max_rel_err(an, fd, np);
-    ck_assert_msg(err <= TU_GRAD_TOL, "%s %dx%d%s: max rel err %g", nde_wparam_kind_name(kind), R, C,
-                  pen ? " penalty" : "", err);
+    ck_assert_msg(err <= TU_GRAD_TOL, "%s %dx%d%s: max rel err %g", nde_wparam_kind_name(kind), R,
+                  C, pen ? " penalty" : "", err);
   }
   /* vjp accumulates */
   for (size_t q = 0; q < np; q++) g[q] = 1;
   nde_wparam_vjp(w, theta, dW, g);
   nde_real *g2 = calloc(np, sizeof *g2);
   nde_wparam_vjp(w, theta, dW, g2);
-  for (size_t q = 0; q < np; q++) ck_assert_double_eq_tol(g[q], 1 + g2[q], 1e-5 * (1 + fabs(g2[q])));
+  for (size_t q = 0; q < np; q++)
+    ck_assert_double_eq_tol(g[q], 1 + g2[q], 1e-5 * (1 + fabs(g2[q])));
   free(g2);
   free(theta);
   free(g);
@@ -254,7 +260,8 @@ START_TEST(wparam_errors) {
   ck_assert(strstr(nde_last_error(), "square") != NULL);
   ck_assert_int_eq(nde_wparam_create(NDE_WPARAM_GERSHGORIN, 2, 2, -1, 1, &w), NDE_OK);
   nde_wparam_free(w);
-  ck_assert_int_eq(nde_wparam_create(NDE_WPARAM_PLAIN, 2, 2, 5, -5, &w), NDE_OK); /* bounds unused */
+  ck_assert_int_eq(nde_wparam_create(NDE_WPARAM_PLAIN, 2, 2, 5, -5, &w),
+                   NDE_OK); /* bounds unused */
   nde_wparam_free(w);
   /* A zero Householder vector has no reflection. */
   ck_assert_int_eq(nde_wparam_create(NDE_WPARAM_SPECTRAL, 2, 2, 0, 1, &w), NDE_OK);
