@@ -65,6 +65,8 @@ const char *nde_layer_kind_name(int kind) {
   case NDE_LAYER_AVGPOOL: return "avgpool";
   case NDE_LAYER_FLATTEN: return "flatten";
   case NDE_LAYER_RESBLOCK: return "resblock";
+  case NDE_LAYER_SELU: return "selu";
+  case NDE_LAYER_GELU: return "gelu";
   default: return "unknown";
   }
 }
