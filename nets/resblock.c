@@ -98,7 +98,8 @@ static int rb_setup(nde_layer *L) {
   L->impl = R;
   int rc = sub_create(L, "", L->in, pre, 2, &R->pre);
   if (!rc) rc = sub_create(L, "residual branch: ", L->in, main, 4, &R->main);
-  if (!rc && (Co != C || s != 1)) rc = sub_create(L, "projection shortcut: ", L->in, &sc, 1, &R->proj);
+  if (!rc && (Co != C || s != 1))
+    rc = sub_create(L, "projection shortcut: ", L->in, &sc, 1, &R->proj);
   if (rc) {
     rb_destroy(L);
     return rc;
@@ -131,8 +132,8 @@ static int rb_forward(nde_layer *L, const nde_layer_ctx *ctx, double t, int n, c
   if (rc) return nde_error_wrap(rc, "layer %d (resblock): residual branch: ", L->index);
   if (R->proj) {
     /* no state: its (empty) slice is the end of the block's */
-    rc = nde_net_forward_ctx(R->proj, p + R->np_pre + R->np_main, st + L->nstate, ctx->training,
-                             t, n, a);
+    rc = nde_net_forward_ctx(R->proj, p + R->np_pre + R->np_main, st + L->nstate, ctx->training, t,
+                             n, a);
     if (rc) return nde_error_wrap(rc, "layer %d (resblock): projection shortcut: ", L->index);
   }
   const nde_real *r = nde_net_output(R->main);
@@ -152,8 +153,8 @@ static int rb_vjp(nde_layer *L, const nde_layer_ctx *ctx, int n, const nde_real 
   int rc = nde_net_vjp_ctx(R->main, p + R->np_pre, st + R->ns_pre, ctx->training, n, dy, R->da,
                            grad ? grad + R->np_pre : NULL);
   if (!rc && R->proj) {
-    rc = nde_net_vjp_ctx(R->proj, p + R->np_pre + R->np_main, st + L->nstate, ctx->training, n, dy, R->da2,
-                         grad ? grad + R->np_pre + R->np_main : NULL);
+    rc = nde_net_vjp_ctx(R->proj, p + R->np_pre + R->np_main, st + L->nstate, ctx->training, n, dy,
+                         R->da2, grad ? grad + R->np_pre + R->np_main : NULL);
     const size_t m = (size_t)n * nde_shape_numel(L->in);
     for (size_t i = 0; !rc && i < m; i++) R->da[i] += R->da2[i]; /* a feeds both branches */
   }

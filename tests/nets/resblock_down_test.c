@@ -108,8 +108,9 @@ static void fd_part(nde_net *net, int n, const nde_real *x, const nde_real *w, n
       e = fmin(e, rel(an[i], -(4 * lmh - lm[i] - 3 * L0) / FD_H, fl));
     }
     if (e > TU_GRAD_TOL) {
-      const double c3 = (wsum_at(net, n, x, w, &v[i], FD_H / 10) -
-                         wsum_at(net, n, x, w, &v[i], -FD_H / 10)) / (FD_H / 5);
+      const double c3 =
+          (wsum_at(net, n, x, w, &v[i], FD_H / 10) - wsum_at(net, n, x, w, &v[i], -FD_H / 10)) /
+          (FD_H / 5);
       e = fmin(e, rel(an[i], c3, fl));
     }
     st->worst = fmax(st->worst, e);
@@ -162,8 +163,8 @@ static double gradcheck(nde_net *net, int n, unsigned long seed, const char *wha
          what, err, odd, total);
 #endif
   ck_assert_msg(ok && sp.sq_fd > 0 && sx.sq_fd > 0,
-                "%s: error %g (dx %g, dtheta %g), %zu of %zu coordinates at kinks or failing", what, err,
-                sx.worst, sp.worst, odd, total);
+                "%s: error %g (dx %g, dtheta %g), %zu of %zu coordinates at kinks or failing", what,
+                err, sx.worst, sp.worst, odd, total);
   free(x);
   free(w);
   free(dx);
