@@ -12,7 +12,7 @@
 
 static void usage(FILE *f) {
   fprintf(f,
-      "usage: nde train --out DIR [--model odenet|resnet6] [--rman H] [--epochs 5] [--batch 128]\n"
+      "usage: nde train --out DIR [--model odenet|resnet6|resnet20|resnet32|resnet44|resnet56] [--rman H] [--epochs 5] [--batch 128]\n"
       "                 [--lr 0.1*batch/128] [--momentum 0.9] [--wd 0] [--milestones a,b,..]\n"
       "                 [--solver adams|bdf|dopri5|bosh3|euler|rk4] [--adjoint checkpoint|backsolve|direct]\n"
       "                 [--rtol 1e-3] [--atol 1e-3] [--batch-mode joint|per-sample]\n"
@@ -86,14 +86,19 @@ int nde_cmd_train(int argc, char **argv) {
 
   nde_dataset *train = NULL, *test = NULL;
   if ((rc = tool_load_fashion_mnist(job.data_dir, &train, &test))) return tool_fail("train", rc);
+  /* the model takes the data's image shape (ResNet-20..56 default to CIFAR's 3x32x32) */
+  job.model.in = nde_shape_chw(train->c, train->h, train->w);
   nde_train_summary sum;
   size_t np = 0;
   rc = tool_train_job_run(&job, train, test, &sum, &np, NULL);
   nde_dataset_free(train);
   nde_dataset_free(test);
   if (rc) return tool_fail("train", rc);
-  printf("model: %s attractors: %d params: %zu solver: %s adjoint: %s\n", model, job.model.attractors,
-         np, nde_ode_method_name(job.model.ode.method), nde_adjoint_kind_name(job.model.ode.adjoint));
+  if (kind == NDE_MODEL_ODENET)
+    printf("model: %s attractors: %d params: %zu solver: %s adjoint: %s\n", model, job.model.attractors,
+           np, nde_ode_method_name(job.model.ode.method), nde_adjoint_kind_name(job.model.ode.adjoint));
+  else
+    printf("model: %s attractors: %d params: %zu\n", model, job.model.attractors, np);
   printf("epochs: %d test_err: %.2f%% train_err: %.2f%% nfe_f: %.1f nfe_b: %.1f sec_per_epoch: %.1f\n",
          sum.epochs_done, 100 * sum.test_err, 100 * sum.train_err, sum.nfe_f, sum.nfe_b, sum.sec_per_epoch);
   return 0;
