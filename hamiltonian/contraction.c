@@ -80,7 +80,8 @@ static int compute(nde_ham *ham, double gamma, int set_auto, nde_ham_contraction
     gamma = 1.0 / sqrt(s2 - eps);
   }
   c->gamma = gamma;
-  c->rho = c->c1 * (gamma * sqrt(s2) - c->alpha);
+  /* c1 = 0 (no M term, or the other kinds) certifies nothing: rho = 0. */
+  c->rho = c->c1 > 0 ? c->c1 * (gamma * sqrt(s2) - c->alpha) : 0.0;
   c->h_euler = c->rho > 0 ? 2 * c->rho / ((1 + gamma * gamma) * c->c2 * c->c2) : 0.0;
   return NDE_OK;
 }

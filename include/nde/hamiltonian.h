@@ -109,10 +109,11 @@ int nde_ham_init(nde_ham *ham, nde_rng *rng, double sk, double sb);
 
 typedef struct nde_ham_contraction {
   double lambda_max_ktk; /* max_j lambda_max(K_j^T K_j) (H2: of blockdiag(Kp, Kq)) */
-  double c1, c2, alpha;  /* as above (kappa = 0: c1 = 0, alpha = 1) */
+  double c1, c2, alpha;  /* as above (kappa = 0 and the non-CH kinds: c1 = 0, alpha = 1) */
   double gamma_min;      /* alpha / sqrt(1 - alpha^2) (Inf when c1 = 0) */
   double gamma;          /* the gamma in force (0 for the other kinds) */
-  double rho;            /* c1 (gamma sqrt(1 - alpha^2) - alpha); > 0 certifies contraction */
+  double rho;            /* c1 (gamma sqrt(1 - alpha^2) - alpha), 0 when c1 = 0;
+                            > 0 certifies contraction */
   double h_euler;        /* 2 rho / ((1 + gamma^2) c2^2) when rho > 0, else 0 */
 } nde_ham_contraction;
 
@@ -225,13 +226,13 @@ int nde_ham_noise_salt_pepper(nde_real *x, size_t len, double amount, double lo,
  * one nde_real vector [conv | block | linear]; the block's part is copied to
  * the ham's double vector (and gamma updated) at every forward. */
 typedef struct nde_ham_clf_options {
-  nde_ham_options ham;   /* kind, nf (conv channels), nlayers, h, kappa, gamma; max_batch ignored */
-  int continuous;        /* 1: block through nde_ham_ode (adaptive solver + adjoint), 0 */
-  nde_ode_options ode;   /* continuous: dopri5, rtol = atol = 1e-3, checkpoint... see default */
-  nde_shape in;          /* (1, 28, 28) */
-  int nclasses;          /* 10 */
-  int max_batch;         /* images, 100 */
-  double smooth;         /* smoothness weight, 3.5e-3 = (N - 1) * 1e-3 * h (the reference's) */
+  nde_ham_options ham; /* kind, nf (conv channels), nlayers, h, kappa, gamma; max_batch ignored */
+  int continuous;      /* 1: block through nde_ham_ode (adaptive solver + adjoint), 0 */
+  nde_ode_options ode; /* continuous: the solver (Adams, rtol = atol = 1e-3, checkpoint adjoint) */
+  nde_shape in;        /* (1, 28, 28) */
+  int nclasses;        /* 10 */
+  int max_batch;       /* images, 100 */
+  double smooth;       /* smoothness weight, 3.5e-3 = (N - 1) * 1e-3 * h (the reference's) */
   double init_k, init_b; /* K, b ~ N(0, s^2) at init, 1 and 1 (torch.randn) */
 } nde_ham_clf_options;
 
