@@ -30,6 +30,7 @@
 
 #include "tools/args.h"
 #include "tools/commands.h"
+#include "tools/plot.h"
 #include "tools/train_job.h"
 
 enum { NOISES = 4, MAX_DRAWS = 100, NMODELS = 5 };
@@ -343,6 +344,47 @@ static void machine_line(char *buf, size_t cap) {
   snprintf(buf, cap, "%s, %ld online cores", model, sysconf(_SC_NPROCESSORS_ONLN));
 }
 
+/* The gradient picture: log10 of the mean ||dy_N / dy_{N-l}|| against l,
+ * one line per model (the norms span many decades: the discrete CH-NODE's
+ * explode, the continuous one's shrink). */
+typedef struct grad_plot {
+  const result *res;
+  int nres;
+} grad_plot;
+
+static void draw_grads(void *ctx) {
+  const grad_plot *g = ctx;
+  double lo = 0, hi = 0;
+  int nl = 1;
+  for (int i = 0; i < g->nres; i++)
+    for (int l = 0; l < g->res[i].nl; l++) {
+      double v = log10(g->res[i].bsm_mean[l]);
+      lo = fmin(lo, v);
+      hi = fmax(hi, v);
+      nl = g->res[i].nl > nl ? g->res[i].nl : nl;
+    }
+  double pad = 0.08 * (hi - lo + 1e-9);
+  plot_panel(0.5, nl + 0.5, lo - pad, hi + 3 * pad, 0, "l (layers back from the output)",
+             "log10 mean ||dy#dN#u / dy#dN-l#u||",
+             "Backward sensitivity of the Hamiltonian blocks");
+  double one[2] = {0, 0}, xs[2] = {0.5, nl + 0.5};
+  plot_line(2, xs, one, PLOT_LIGHTGREY, 1.0);
+  for (int i = 0, k = 0; i < g->nres; i++) {
+    const result *r = &g->res[i];
+    if (!r->nl) continue;
+    double x[64], y[64];
+    for (int l = 0; l < r->nl; l++) {
+      x[l] = l + 1;
+      y[l] = log10(r->bsm_mean[l]);
+    }
+    int color = PLOT_RED + k;
+    plot_line(r->nl, x, y, color, 2.0);
+    plot_points(r->nl, x, y, color, PLOT_DISC, 1.0);
+    plot_text(0.7, hi + 2.5 * pad - k * 0.07 * (hi - lo + 1e-9), r->m->name, color, 0, 0.9);
+    k++;
+  }
+}
+
 static int write_outputs(const run_opts *ro, const result *res, int nres, const char *cmdline,
                          const char *date, const char *noise_range) {
   char path[4200];
@@ -363,6 +405,12 @@ static int write_outputs(const run_opts *ro, const result *res, int nres, const 
     }
   nde_csv_free(csv);
   if (rc) return rc;
+  int pictures = 0;
+  if (plot_available()) {
+    grad_plot gp = {res, nres};
+    snprintf(path, sizeof path, "%s/chnode-grads%s", ro->out, q);
+    pictures = !plot_render(path, PLOT_PNG | PLOT_SVG, 900, 600, 1, 1, draw_grads, &gp);
+  }
   snprintf(path, sizeof path, "%s/chnode-fashion-mnist%s.md", ro->out, q);
   FILE *f = fopen(path, "w");
   if (!f) {
@@ -420,8 +468,9 @@ static int write_outputs(const run_opts *ro, const result *res, int nres, const 
   }
   fprintf(f,
           "\nBackward sensitivity ||dy_N / dy_{N-l}||_2 (mean over the pixels of %d test "
-          "image(s); min and max in chnode-grads%s.csv):\n\n| model |",
-          ro->grad_images, q);
+          "image(s); min and max in chnode-grads%s.csv%s%s%s):\n\n| model |",
+          ro->grad_images, q, pictures ? ", plotted in chnode-grads" : "", pictures ? q : "",
+          pictures ? ".png / .svg" : "");
   int nl = 0;
   for (int i = 0; i < nres; i++) nl = res[i].nl > nl ? res[i].nl : nl;
   for (int l = 1; l <= nl; l++) fprintf(f, " l = %d |", l);
