@@ -11,6 +11,7 @@ Suite *conditions_suite(void);
 Suite *fixedpoint_suite(void);
 Suite *grid_suite(void);
 Suite *wparam_suite(void);
+Suite *odespectrum_suite(void);
 
 int main(void) {
   SRunner *sr = srunner_create(pwa_suite());
@@ -19,6 +20,7 @@ int main(void) {
   srunner_add_suite(sr, fixedpoint_suite());
   srunner_add_suite(sr, grid_suite());
   srunner_add_suite(sr, wparam_suite());
+  srunner_add_suite(sr, odespectrum_suite());
   srunner_run_all(sr, CK_NORMAL);
   int failed = srunner_ntests_failed(sr);
   srunner_free(sr);

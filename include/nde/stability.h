@@ -444,6 +444,87 @@ int nde_sdense_forward(nde_sdense *l, const nde_real *params, int n, const nde_r
 int nde_sdense_vjp(nde_sdense *l, const nde_real *params, int n, const nde_real *dy, nde_real *dx,
                    nde_real *grad);
 
+/* ======================================================================
+ * Jacobians of networks and contraction measures of vector fields
+ * ====================================================================== */
+
+/* The Jacobian J = d net(t, x) / dx (out x in, row-major, double) of any
+ * nde network at one point x (in_numel values) and time t, exact up to
+ * rounding, by reverse mode: row i is e_i^T J = (J^T e_i)^T, the input
+ * cotangent of nde_net_vjp for the unit output cotangent e_i. The network
+ * runs ONCE on B = min(max_batch, out) copies of x; each vjp then seeds B
+ * different unit cotangents (one per copy) and yields B rows, so
+ * ceil(out / B) vjps give all of J (nde_net_vjp only reads the stored
+ * intermediates, so one forward serves them all).
+ * The samples of a batch must not interact: BatchNorm must be in evaluation
+ * mode. Leaves the network at the forward of the copies (its last forward
+ * and output are overwritten). Allocates its scratch (2 B in + B out
+ * values) per call: an analysis routine, not a solver path.
+ * NDE_ERR_NONFINITE when an entry of J is not finite. */
+int nde_stab_net_jacobian(nde_net *net, double t, const nde_real *x, double *J);
+
+/* Spectral summary of the Jacobian J of a vector field dx/dt = F(x) at a
+ * point, i.e. of the linearized flow dv/dt = J v:
+ *   abscissa  alpha(J) = max_i Re lambda_i: v(t) -> 0 for every v(0) iff
+ *             alpha < 0 (asymptotic, may grow transiently first);
+ *   mu2       the logarithmic norm mu_2(J) = lambda_max((J + J^T) / 2):
+ *             ||v(t)||_2 <= e^{mu2 t} ||v(0)||_2, so mu2 < 0 means the flow
+ *             contracts in the Euclidean norm at every instant; always
+ *             alpha <= mu2 (Re lambda = Re v* J v <= lambda_max of the
+ *             symmetric part for a unit eigenvector v), with equality for
+ *             normal J;
+ *   trace     sum Re lambda_i = div F: the rate d log(volume) / dt.
+ *
+ * DEFLATION. A field that is invariant along k known directions, F(x + N a)
+ * = F(x) to first order (J N = 0, N: n x k with orthonormal columns; e.g. a
+ * network whose first layer is a normalization), has k structural zero
+ * eigenvalues and v^T S v = 0 on them, so alpha >= 0 and mu2 >= 0 whatever
+ * it learned: those directions are neutral, not unstable. With k > 0 the
+ * summary describes the flow on the complement instead: with [Q N]
+ * orthogonal, J = [Q N] [[Q^T J Q, 0], [N^T J Q, 0]] [Q N]^T is block
+ * triangular, so eig(J) = eig(Q^T J Q) and k zeros, and
+ *   eigenvalues  of Q^T J Q (n - k): eig(J - c N N^T) without the k
+ *                eigenvalues that the shift sends to -c, c = 4 ||J||_F + 1
+ *                (|eig(Q^T J Q)| <= ||J||_F < c / 2 keeps them apart);
+ *   mu2, mu2_min of Q^T S Q, S = (J + J^T) / 2, from P S P - c N N^T,
+ *                P = I - N N^T (no cross terms, so exactly eig(Q^T S Q)
+ *                and k values -c);
+ *   mu2_full     lambda_max(S) on the whole space (>= mu2 and >= 0).
+ * trace is that of Q^T J Q (= tr J - tr N^T J N), fro stays ||J||_F. */
+typedef struct nde_jac_summary {
+  int n;           /* dimension described: n - k */
+  int k;           /* deflated directions */
+  double abscissa; /* max Re lambda */
+  double rho;      /* spectral radius max |lambda| */
+  double mu2;      /* lambda_max of the symmetric part (on the complement when k > 0) */
+  double mu2_min;  /* lambda_min of the symmetric part (likewise) */
+  double mu2_full; /* lambda_max((J + J^T) / 2) on all of R^n (= mu2 when k = 0) */
+  int nzero;       /* eigenvalues with |lambda| <= zero_tol (numerically zero: a network
+                      with ReLUs has a large kernel where units are off) */
+  double frac_neg; /* fraction of the n - k eigenvalues with Re lambda < 0, |lambda| > zero_tol */
+  double frac_pos; /* ... with Re lambda >= 0, |lambda| > zero_tol (1 - frac_neg - nzero / n) */
+  double zero_max; /* largest |lambda| counted as zero (0 if none) */
+  double nonzero_min; /* smallest |lambda| not counted as zero (INFINITY if none): zero_max and
+                         nonzero_min far apart show zero_tol sits in a gap of the spectrum */
+  double trace;       /* sum of the n - k eigenvalues */
+  double fro;         /* Frobenius norm ||J||_F */
+  double null_resid;  /* ||J N||_F / ||J||_F (0 when k = 0) */
+} nde_jac_summary;
+
+/* The summary above for the n x n row-major J (not modified), deflating the
+ * k orthonormal columns of N (n x k, row-major; k = 0 and N = NULL for
+ * none). Eigenvalues by gsl_eigen_nonsymm (Schur form without vectors,
+ * O(10 n^3): about a minute at n = 2304), symmetric parts by gsl_eigen_symm
+ * (once, twice when k > 0). re, im (n - k each; sorted by decreasing real
+ * part, then decreasing imaginary part) and sym (n - k, decreasing) may be
+ * NULL. Eigenvalues with |lambda| <= zero_tol (>= 0) are counted apart
+ * (nzero) and as neither negative nor positive. Allocates O(n^2) workspace
+ * per call. Errors: NDE_ERR_ARG for n < 1, zero_tol < 0 or not finite,
+ * k outside [0, n), columns of N not orthonormal (|N^T N - I| > 1e-8) or
+ * not a null space (null_resid > 1e-3); NDE_ERR_NONFINITE for a non-finite
+ * entry of J or N; NDE_ERR_NUMERIC when the QR iteration does not converge. */
+int nde_stab_jacobian_spectrum(int n, const double *J, int k, const double *N, double zero_tol,
+                               double *re, double *im, double *sym, nde_jac_summary *out);
 #ifdef __cplusplus
 }
 #endif
