@@ -214,6 +214,7 @@ size_t nde_model_num_params(const nde_model *m) { return m->nparam; }
 nde_real *nde_model_params(nde_model *m) { return m->params; }
 nde_real *nde_model_grads(nde_model *m) { return m->grads; }
 nde_ode *nde_model_ode(nde_model *m) { return m ? m->ode : NULL; }
+nde_net *nde_model_odefunc(nde_model *m) { return m ? m->odefunc : NULL; }
 const nde_real *nde_model_logits(const nde_model *m) { return nde_net_output(m->linear); }
 const nde_real *nde_model_features(const nde_model *m) { return nde_net_output(m->headf); }
 

@@ -12,6 +12,7 @@ int nde_cmd_attractors(int argc, char **argv);
 int nde_cmd_table3(int argc, char **argv);
 int nde_cmd_pwa(int argc, char **argv);
 int nde_cmd_toy2d(int argc, char **argv);
+int nde_cmd_odespectrum(int argc, char **argv);
 int nde_cmd_chnode(int argc, char **argv);
 
 const nde_command nde_commands[] = {
@@ -23,6 +24,7 @@ const nde_command nde_commands[] = {
     {"gradcheck", "compare a solve's adjoint gradient with finite differences", nde_cmd_gradcheck},
     {"pwa", "pointwise-affine stability grid of MLP maps (DESIGN 4.6): spectra, fixed points, pictures", nde_cmd_pwa},
     {"toy2d", "2-D two-class toy with/without RMAN: flow maps, per-layer states, fixed points (DESIGN 4.7)", nde_cmd_toy2d},
+    {"odespectrum", "Jacobian spectrum of an ODE-Net's ODE function at h(T) (contraction, RMAN or not)", nde_cmd_odespectrum},
     {NULL, NULL, NULL},
 };
 

@@ -115,6 +115,9 @@ const nde_real *nde_model_features(const nde_model *m);
 
 /* The ODE block's solver (NULL for ResNets), e.g. for cumulative statistics. */
 nde_ode *nde_model_ode(nde_model *m);
+/* The ODE block's function network f(t, h) (NULL for ResNets), bound to the
+ * model's parameter vector: e.g. for its Jacobian at a state. */
+nde_net *nde_model_odefunc(nde_model *m);
 
 #ifdef __cplusplus
 }
