@@ -325,25 +325,6 @@ done:
   return rc;
 }
 
-static void machine_line(char *buf, size_t cap) {
-  char model[256] = "unknown CPU";
-  FILE *f = fopen("/proc/cpuinfo", "r");
-  if (f) {
-    char line[512];
-    while (fgets(line, sizeof line, f))
-      if (!strncmp(line, "model name", 10)) {
-        char *p = strchr(line, ':');
-        if (p) {
-          snprintf(model, sizeof model, "%s", p + 2);
-          model[strcspn(model, "\n")] = 0;
-        }
-        break;
-      }
-    fclose(f);
-  }
-  snprintf(buf, cap, "%s, %ld online cores", model, sysconf(_SC_NPROCESSORS_ONLN));
-}
-
 /* The gradient picture: log10 of the mean ||dy_N / dy_{N-l}|| against l,
  * one line per model (the norms span many decades: the discrete CH-NODE's
  * explode, the continuous one's shrink). */
@@ -418,7 +399,7 @@ static int write_outputs(const run_opts *ro, const result *res, int nres, const 
     return NDE_ERR_IO;
   }
   char mach[400];
-  machine_line(mach, sizeof mach);
+  tool_machine_line(mach, sizeof mach);
   fprintf(f, "# CH-NODE noise robustness on Fashion-MNIST (nde %s)%s\n\n", nde_version(),
           ro->quick ? ", quick run" : "");
   fprintf(f, "Command: `nde chnode %s`  \nRun: %s; machine: %s; nde_real: %s.\n\n", cmdline, date,

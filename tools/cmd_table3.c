@@ -72,31 +72,12 @@ static int measure_other_solver(nde_model *m, const nde_ode_options *ode, const 
   return rc;
 }
 
-static void machine_line(char *buf, size_t cap) {
-  char model[256] = "unknown CPU";
-  FILE *f = fopen("/proc/cpuinfo", "r");
-  if (f) {
-    char line[512];
-    while (fgets(line, sizeof line, f))
-      if (!strncmp(line, "model name", 10)) {
-        char *p = strchr(line, ':');
-        if (p) {
-          snprintf(model, sizeof model, "%s", p + 2);
-          model[strcspn(model, "\n")] = 0;
-        }
-        break;
-      }
-    fclose(f);
-  }
-  snprintf(buf, cap, "%s, %ld online cores", model, sysconf(_SC_NPROCESSORS_ONLN));
-}
-
 int nde_cmd_table3(int argc, char **argv) {
   nde_args a;
   if (args_init(&a, "table3", argc, argv)) return 2;
   if (args_flag(&a, "help")) {
     printf("usage: nde table3 [--quick] [--out results] [--epochs E] [--subset N] [--test-subset N]\n"
-           "                  [--solver dopri5] [--rtol 1e-3] [--atol 1e-3] [--data DIR] [--seed 1]\n"
+           "                  [--solver adams] [--rtol 1e-3] [--atol 1e-3] [--data DIR] [--seed 1]\n"
            "                  [--attractors 8] [--lr 0.1] [--resume]\n"
            "--quick: 2 epochs on a 6400-image training subset and a 2000-image test subset\n"
            "(a few minutes on 2 cores); the default is 5 epochs on the full data.\n"
@@ -190,7 +171,7 @@ int nde_cmd_table3(int argc, char **argv) {
   if (rc) return tool_fail("table3", rc);
 
   char path[4096], mach[400], date[64];
-  machine_line(mach, sizeof mach);
+  tool_machine_line(mach, sizeof mach);
   strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", gmtime(&started));
   snprintf(path, sizeof path, "%s/table3.md", out);
   FILE *f = fopen(path, "w");

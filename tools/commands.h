@@ -12,6 +12,9 @@ typedef struct nde_command {
 /* The table in tools/main.c; NULL-terminated. */
 extern const nde_command nde_commands[];
 
+/* "CPU model, N online cores" for results files. */
+void tool_machine_line(char *buf, size_t cap);
+
 /* Print "nde NAME: <nde_last_error()>" for a failed library call and return 1. */
 int tool_fail(const char *cmd, int code);
 

@@ -1,6 +1,8 @@
 /* nde: command-line front end. `nde help` lists the subcommands. */
+#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "nde/nde.h"
 #include "tools/commands.h"
@@ -31,6 +33,25 @@ const nde_command nde_commands[] = {
 int tool_fail(const char *cmd, int code) {
   fprintf(stderr, "nde %s: %s (%s)\n", cmd, nde_last_error(), nde_strerror(code));
   return 1;
+}
+
+void tool_machine_line(char *buf, size_t cap) {
+  char model[256] = "unknown CPU";
+  FILE *f = fopen("/proc/cpuinfo", "r");
+  if (f) {
+    char line[512];
+    while (fgets(line, sizeof line, f))
+      if (!strncmp(line, "model name", 10)) {
+        char *p = strchr(line, ':');
+        if (p) {
+          snprintf(model, sizeof model, "%s", p + 2);
+          model[strcspn(model, "\n")] = 0;
+        }
+        break;
+      }
+    fclose(f);
+  }
+  snprintf(buf, cap, "%s, %ld online cores", model, sysconf(_SC_NPROCESSORS_ONLN));
 }
 
 static void usage(FILE *f) {
