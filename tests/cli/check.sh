@@ -27,6 +27,11 @@ expect 2 "unknown model 'resnet7'" -- "$nde" train --out /tmp/x --model resnet7
 expect 2 "unknown --field 'cnn'" -- "$nde" gradcheck --field cnn
 expect 1 "/nonexistent/ckpt" -- "$nde" eval /nonexistent/ckpt
 expect 1 "/nonexistent/ckpt" -- "$nde" attractors /nonexistent/ckpt
+expect 1 "/nonexistent/ckpt" -- "$nde" odespectrum /nonexistent/ckpt
+expect 2 "usage: nde odespectrum" -- "$nde" odespectrum
+for cmd in chnode pwa toy2d table3; do
+  expect 2 "nde $cmd: unknown option or stray value '--bogus'" -- "$nde" $cmd --bogus
+done
 # A user field through the checkpointed and backsolve adjoints (pure double
 # arithmetic in both builds): the printed error must be small.
 for adj in checkpoint backsolve; do
