@@ -1,7 +1,14 @@
 /* Pointwise activations. Their vjp uses the stored output y where the
  * derivative is a function of it (tanh' = 1 - y^2, sigmoid' = y (1 - y))
  * and the input x otherwise (relu' = 1[x > 0], with relu'(0) = 0;
- * softplus' = sigmoid(x)). */
+ * softplus' = sigmoid(x)).
+ *
+ * Flags (nets/layer_impl.h): every one of these vjps computes dx[i] from
+ * dy[i] alone, so it may overwrite dy (NDE_OPS_VJP_INPLACE; not identity
+ * and flatten, whose memcpy must not overlap). ReLU may also run in place
+ * over its input: relu(x) > 0 exactly when x > 0, so its vjp reads the
+ * same mask from y as from x, and the network then stores one buffer for
+ * the norm -> ReLU pairs of every block. */
 #include <math.h>
 #include <string.h>
 
@@ -85,9 +92,15 @@ static int flatten_setup(nde_layer *L) {
   return NDE_OK;
 }
 
-const nde_layer_ops nde_relu_ops = {"relu", same_shape_setup, relu_fwd, relu_vjp, NULL, NULL};
-const nde_layer_ops nde_tanh_ops = {"tanh", same_shape_setup, tanh_fwd, tanh_vjp, NULL, NULL};
-const nde_layer_ops nde_softplus_ops = {"softplus", same_shape_setup, softplus_fwd, softplus_vjp, NULL, NULL};
-const nde_layer_ops nde_sigmoid_ops = {"sigmoid", same_shape_setup, sigmoid_fwd, sigmoid_vjp, NULL, NULL};
-const nde_layer_ops nde_identity_ops = {"identity", same_shape_setup, copy_fwd, copy_vjp, NULL, NULL};
-const nde_layer_ops nde_flatten_ops = {"flatten", flatten_setup, copy_fwd, copy_vjp, NULL, NULL};
+const nde_layer_ops nde_relu_ops = {"relu", same_shape_setup, relu_fwd, relu_vjp, NULL, NULL,
+                                    NDE_OPS_FWD_INPLACE | NDE_OPS_VJP_INPLACE};
+const nde_layer_ops nde_tanh_ops = {"tanh", same_shape_setup, tanh_fwd, tanh_vjp, NULL, NULL,
+                                    NDE_OPS_VJP_READS_Y | NDE_OPS_VJP_INPLACE};
+const nde_layer_ops nde_softplus_ops = {"softplus", same_shape_setup, softplus_fwd, softplus_vjp,
+                                        NULL, NULL, NDE_OPS_VJP_INPLACE};
+const nde_layer_ops nde_sigmoid_ops = {"sigmoid", same_shape_setup, sigmoid_fwd, sigmoid_vjp,
+                                       NULL, NULL, NDE_OPS_VJP_READS_Y | NDE_OPS_VJP_INPLACE};
+const nde_layer_ops nde_identity_ops = {"identity", same_shape_setup, copy_fwd, copy_vjp, NULL, NULL,
+                                        0};
+const nde_layer_ops nde_flatten_ops = {"flatten", flatten_setup, copy_fwd, copy_vjp, NULL, NULL,
+                                       0};

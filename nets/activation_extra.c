@@ -73,5 +73,8 @@ static int gelu_vjp(nde_layer *L, const nde_layer_ctx *c, int n, const nde_real 
   return NDE_OK;
 }
 
-const nde_layer_ops nde_selu_ops = {"selu", extra_setup, selu_fwd, selu_vjp, NULL, NULL};
-const nde_layer_ops nde_gelu_ops = {"gelu", extra_setup, gelu_fwd, gelu_vjp, NULL, NULL};
+/* dx[i] depends on dy[i] alone: the vjp may overwrite dy. */
+const nde_layer_ops nde_selu_ops = {"selu", extra_setup, selu_fwd, selu_vjp, NULL, NULL,
+                                    NDE_OPS_VJP_INPLACE};
+const nde_layer_ops nde_gelu_ops = {"gelu", extra_setup, gelu_fwd, gelu_vjp, NULL, NULL,
+                                    NDE_OPS_VJP_INPLACE};

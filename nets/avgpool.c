@@ -28,4 +28,5 @@ static int pool_vjp(nde_layer *L, const nde_layer_ctx *ctx, int n, const nde_rea
   return NDE_OK;
 }
 
-const nde_layer_ops nde_avgpool_ops = {"avgpool", pool_setup, pool_forward, pool_vjp, NULL, NULL};
+const nde_layer_ops nde_avgpool_ops = {"avgpool", pool_setup, pool_forward, pool_vjp,
+                                       NULL,      NULL,       0};

@@ -150,5 +150,7 @@ static int bn_init(nde_layer *L, nde_real *p, nde_real *s, nde_rng *rng) {
   return NDE_OK;
 }
 
-const nde_layer_ops nde_batchnorm_ops = {"batchnorm", bn_setup, bn_forward,
-                                         bn_vjp,      bn_init,  bn_destroy};
+/* In-place vjp (dx == dy): each channel's dy is summed over the batch
+ * before that channel's dx is written, entry by entry from the same entry. */
+const nde_layer_ops nde_batchnorm_ops = {"batchnorm", bn_setup, bn_forward, bn_vjp,
+                                         bn_init,     bn_destroy, NDE_OPS_VJP_INPLACE};

@@ -32,14 +32,10 @@
  *   dW_t[co][i][j] += t sum_p mask[(i,j)][p] sum_b dY[b][co][p]
  *   dcols = W_x^T dYmat, dx = col2im(dcols)     (one gemm; t is not an input)
  * All buffers are allocated in setup for max_batch. */
-#define _DEFAULT_SOURCE /* madvise */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
 
 #include "common/blas_impl.h"
 #include "nets/conv_impl.h"
@@ -88,24 +84,6 @@ static void conv_destroy(nde_layer *L) {
 }
 
 static nde_real *alloc_reals(size_t n) { return malloc((n ? n : 1) * sizeof(nde_real)); }
-
-/* The im2col matrices are megabytes that im2col, the gemm's packing and
- * col2im stream through on every call; with 4 KiB pages each stream misses
- * the TLB every 4 KiB. Buffers of 4 MiB or more are therefore placed on
- * 2 MiB boundaries and, on Linux, advised as transparent huge pages (a hint:
- * ignored where THP is off). Measured a few percent on im2col + gemm at the
- * ODE-function shape. */
-enum { HUGE_PAGE = 2 << 20 };
-static nde_real *alloc_big(size_t n) {
-  const size_t bytes = n * sizeof(nde_real);
-  if (bytes < 2 * (size_t)HUGE_PAGE) return alloc_reals(n);
-  const size_t sz = (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
-  void *p = aligned_alloc(HUGE_PAGE, sz);
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-  if (p) (void)madvise(p, sz, MADV_HUGEPAGE);
-#endif
-  return p;
-}
 
 static int conv_setup_common(nde_layer *L, int concat) {
   const nde_layer_spec *s = &L->spec;
@@ -166,16 +144,16 @@ static int conv_setup_common(nde_layer *L, int concat) {
   const size_t mb = (size_t)L->max_batch, npix = (size_t)C->npix;
   const size_t ncol = npix * mb;
   /* In order, stopping at the first failure (the columns are the largest). */
-  int ok = (C->cols = alloc_big((size_t)kx * ncol)) != NULL;
+  int ok = (C->cols = nde_alloc_big((size_t)kx * ncol)) != NULL;
   if (C->flip) {
     /* gt's output plane h*w is at most npix, so ncol bounds its columns too */
     const size_t cmax = (size_t)(s->out > L->in.c ? s->out : L->in.c);
-    ok = ok && (C->dcols = alloc_big((size_t)dkt * ncol)) != NULL;
-    ok = ok && (C->omat = alloc_big(cmax * ncol)) != NULL;
+    ok = ok && (C->dcols = nde_alloc_big((size_t)dkt * ncol)) != NULL;
+    ok = ok && (C->omat = nde_alloc_big(cmax * ncol)) != NULL;
     ok = ok && (C->wflip = alloc_reals((size_t)L->in.c * (size_t)dkt)) != NULL;
   } else {
-    ok = ok && (C->dcols = alloc_big((size_t)kx * ncol)) != NULL;
-    ok = ok && (C->omat = alloc_big((size_t)s->out * ncol)) != NULL;
+    ok = ok && (C->dcols = nde_alloc_big((size_t)kx * ncol)) != NULL;
+    ok = ok && (C->omat = nde_alloc_big((size_t)s->out * ncol)) != NULL;
   }
   ok = ok && (C->add = alloc_reals((size_t)s->out * npix)) != NULL;
   ok = ok && (C->sums = alloc_reals((size_t)s->out * npix)) != NULL;
@@ -333,6 +311,6 @@ static int conv_init(nde_layer *L, nde_real *p, nde_real *s, nde_rng *rng) {
 }
 
 const nde_layer_ops nde_conv2d_ops = {"conv2d", conv2d_setup, conv_forward, conv_vjp, conv_init,
-                                      conv_destroy};
+                                      conv_destroy, 0};
 const nde_layer_ops nde_concat_conv2d_ops = {"concat_conv2d", concat_conv2d_setup, conv_forward,
-                                             conv_vjp, conv_init, conv_destroy};
+                                             conv_vjp, conv_init, conv_destroy, 0};

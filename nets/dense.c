@@ -55,4 +55,5 @@ static int dense_init(nde_layer *L, nde_real *p, nde_real *s, nde_rng *rng) {
   return NDE_OK;
 }
 
-const nde_layer_ops nde_dense_ops = {"dense", dense_setup, dense_forward, dense_vjp, dense_init, NULL};
+const nde_layer_ops nde_dense_ops = {"dense", dense_setup, dense_forward, dense_vjp, dense_init,
+                                     NULL,      0};

@@ -148,5 +148,8 @@ static int gn_init(nde_layer *L, nde_real *p, nde_real *s, nde_rng *rng) {
   return NDE_OK;
 }
 
-const nde_layer_ops nde_groupnorm_ops = {"groupnorm", gn_setup, gn_forward,
-                                         gn_vjp,      gn_init,  gn_destroy};
+/* In-place vjp (dx == dy): each group's dy is read completely by the first
+ * pass before the second writes that group's dx, entry by entry from the
+ * same entry of dy. */
+const nde_layer_ops nde_groupnorm_ops = {"groupnorm", gn_setup, gn_forward, gn_vjp,
+                                         gn_init,     gn_destroy, NDE_OPS_VJP_INPLACE};

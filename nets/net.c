@@ -1,5 +1,17 @@
 /* Sequential network: layer list, flat parameter / gradient / state vectors,
- * activation buffers sized at create time, forward and reverse sweeps. */
+ * activation buffers sized at create time, forward and reverse sweeps.
+ *
+ * Memory (everything sized in nde_net_create for max_batch):
+ *   acts[i]   input of layer i (acts[0] a copy of x), kept for the reverse
+ *             sweep; a layer with NDE_OPS_FWD_INPLACE (ReLU) after one whose
+ *             vjp does not read its output runs in place, acts[i + 1] ==
+ *             acts[i], which saves one activation per norm -> ReLU pair;
+ *   cot[0,1]  cotangents of the reverse sweep, alternating between the two
+ *             except across NDE_OPS_VJP_INPLACE layers (norms, activations),
+ *             which overwrite their dy; each is sized for the largest
+ *             cotangent that the sweep (simulated in create) puts in it;
+ *   scratch   one arena of max_l L->scratch values, the per-call
+ *             temporaries of all layers (see nets/layer_impl.h). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +28,9 @@ struct nde_net {
   nde_real *own_params, *own_grads, *state;
   nde_real *params, *grads; /* current base pointers (own or bound) */
   nde_real **acts;          /* acts[0]: input copy; acts[i + 1]: output of layer i */
-  nde_real *cot[2];         /* ping-pong cotangent buffers for the reverse sweep */
+  unsigned char *inplace;   /* inplace[i]: layer i runs in place, acts[i + 1] == acts[i] */
+  nde_real *cot[2];         /* cotangent buffers for the reverse sweep */
+  nde_real *scratch;        /* the layers' shared per-call arena */
   int training;
   int last_n;               /* batch of the last forward, 0 before any */
 };
@@ -62,8 +76,11 @@ void nde_net_free(nde_net *net) {
     if (L->ops && L->ops->destroy) L->ops->destroy(L);
   }
   if (net->acts)
-    for (int i = 0; i <= net->nlayers; i++) free(net->acts[i]);
+    for (int i = 0; i <= net->nlayers; i++)
+      if (!(i > 0 && net->inplace && net->inplace[i - 1])) free(net->acts[i]);
   free(net->acts);
+  free(net->inplace);
+  free(net->scratch);
   free(net->cot[0]);
   free(net->cot[1]);
   free(net->own_params);
@@ -71,6 +88,14 @@ void nde_net_free(nde_net *net) {
   free(net->state);
   free(net->layers);
   free(net);
+}
+
+/* The cotangent buffer (0 or 1) that layer i >= 1 writes its dx into when
+ * its dy is in buffer cur (-1: the caller's dy, which is read-only): the
+ * same buffer for a layer that may overwrite its dy, else the other one. */
+static int cot_target(const nde_net *net, int i, int cur) {
+  if (cur >= 0 && (net->layers[i].ops->flags & NDE_OPS_VJP_INPLACE)) return cur;
+  return cur == 0 ? 1 : 0;
 }
 
 static int valid_shape(nde_shape s) { return s.c > 0 && s.h > 0 && s.w > 0; }
@@ -100,7 +125,7 @@ int nde_net_create(nde_shape in, int max_batch, const nde_layer_spec *specs, int
 
   int rc = NDE_OK;
   nde_shape cur = in;
-  size_t maxel = nde_shape_numel(in);
+  size_t nscratch = 0;
   for (int i = 0; i < nspecs; i++) {
     nde_layer *L = &net->layers[i];
     L->spec = specs[i];
@@ -127,7 +152,7 @@ int nde_net_create(nde_shape in, int max_batch, const nde_layer_spec *specs, int
     net->nparam += L->nparam;
     net->nstate += L->nstate;
     cur = L->out;
-    if (nde_shape_numel(cur) > maxel) maxel = nde_shape_numel(cur);
+    if (L->scratch > nscratch) nscratch = L->scratch;
   }
   if (rc) {
     nde_net_free(net);
@@ -139,16 +164,39 @@ int nde_net_create(nde_shape in, int max_batch, const nde_layer_spec *specs, int
   net->own_grads = calloc(np, sizeof(nde_real));
   net->state = calloc(ns, sizeof(nde_real));
   net->acts = calloc((size_t)net->nlayers + 1, sizeof(nde_real *));
-  int ok = net->own_params && net->own_grads && net->state && net->acts;
+  net->inplace = calloc((size_t)net->nlayers, 1);
+  int ok = net->own_params && net->own_grads && net->state && net->acts && net->inplace;
+  /* In place: the previous layer neither reads its output in vjp nor is
+   * itself in place (its input is then that output). Never layer 0, whose
+   * input buffer is the caller's copy. */
+  for (int i = 1; ok && i < net->nlayers; i++) {
+    const nde_layer_ops *o = net->layers[i].ops, *prev = net->layers[i - 1].ops;
+    net->inplace[i] = (o->flags & NDE_OPS_FWD_INPLACE) && !(prev->flags & NDE_OPS_VJP_READS_Y) &&
+                      !net->inplace[i - 1];
+  }
   for (int i = 0; ok && i <= net->nlayers; i++) {
+    if (i > 0 && net->inplace[i - 1]) {
+      net->acts[i] = net->acts[i - 1];
+      continue;
+    }
     nde_shape s = i == 0 ? in : net->layers[i - 1].out;
-    net->acts[i] = malloc((size_t)max_batch * nde_shape_numel(s) * sizeof(nde_real));
+    net->acts[i] = nde_alloc_big((size_t)max_batch * nde_shape_numel(s));
     ok = net->acts[i] != NULL;
   }
+  /* The reverse sweep's buffer choice (as in nde_net_vjp_ctx, -1 for the
+   * caller's dy), run once to size the two buffers. */
+  size_t cotel[2] = {1, 1};
+  for (int i = net->nlayers - 1, cur_buf = -1; i >= 1; i--) {
+    const int dst = cot_target(net, i, cur_buf);
+    const size_t el = nde_shape_numel(net->layers[i].in);
+    if (el > cotel[dst]) cotel[dst] = el;
+    cur_buf = dst;
+  }
   for (int k = 0; ok && k < 2; k++) {
-    net->cot[k] = malloc((size_t)max_batch * maxel * sizeof(nde_real));
+    net->cot[k] = nde_alloc_big((size_t)max_batch * cotel[k]);
     ok = net->cot[k] != NULL;
   }
+  if (ok && nscratch) ok = (net->scratch = nde_alloc_big(nscratch)) != NULL;
   if (!ok) {
     nde_net_free(net);
     return nde_error(NDE_ERR_NOMEM, "nde_net_create: out of memory for %d layers at batch %d",
@@ -212,7 +260,7 @@ int nde_net_forward_ctx(nde_net *net, const nde_real *params, nde_real *state, i
                         double t, int n, const nde_real *x) {
   if (n < 1 || n > net->max_batch)
     return nde_error(NDE_ERR_BATCH, "net forward: batch %d outside [1, %d]", n, net->max_batch);
-  nde_layer_ctx ctx = {params, state, training};
+  nde_layer_ctx ctx = {params, state, training, net->scratch};
   memcpy(net->acts[0], x, (size_t)n * nde_shape_numel(net->in) * sizeof(nde_real));
   net->last_n = 0;
   for (int i = 0; i < net->nlayers; i++) {
@@ -245,15 +293,18 @@ int nde_net_vjp_ctx(nde_net *net, const nde_real *params, nde_real *state, int t
   if (n != net->last_n)
     return nde_error(NDE_ERR_BATCH, "net vjp: batch %d differs from the last forward's %d", n,
                      net->last_n);
-  nde_layer_ctx ctx = {params, state, training};
+  nde_layer_ctx ctx = {params, state, training, net->scratch};
   const nde_real *cur = dy;
+  int cur_buf = -1; /* which cot buffer holds cur (-1: the caller's dy) */
   for (int i = net->nlayers - 1; i >= 0; i--) {
     nde_layer *L = &net->layers[i];
     nde_real *dst;
-    if (i == 0)
+    if (i == 0) {
       dst = dx; /* may be NULL: the layer then skips its input cotangent */
-    else
-      dst = (cur == net->cot[0]) ? net->cot[1] : net->cot[0];
+    } else {
+      cur_buf = cot_target(net, i, cur_buf);
+      dst = net->cot[cur_buf];
+    }
     nde_real *g = grad && L->nparam ? grad + L->param_off : NULL;
     int rc = L->ops->vjp(L, &ctx, n, net->acts[i], net->acts[i + 1], cur, dst, g);
     if (rc) return rc;

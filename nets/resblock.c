@@ -179,4 +179,4 @@ static int rb_init(nde_layer *L, nde_real *p, nde_real *s, nde_rng *rng) {
 }
 
 const nde_layer_ops nde_resblock_ops = {"resblock", rb_setup, rb_forward,
-                                        rb_vjp,     rb_init,  rb_destroy};
+                                        rb_vjp,     rb_init,  rb_destroy, 0};

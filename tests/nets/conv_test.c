@@ -454,7 +454,7 @@ START_TEST(layer_vjp_needs_forward) {
   L.in = nde_shape_chw(1, 4, 4);
   ck_assert_int_eq(L.ops->setup(&L), NDE_OK);
   nde_real p[2 * 2 * 9 + 2] = {0}, x[32] = {0}, y[64] = {0}, dy[64] = {0}, dx[32];
-  nde_layer_ctx ctx = {p, NULL, 1};
+  nde_layer_ctx ctx = {p, NULL, 1, NULL};
   ck_assert_int_eq(L.ops->vjp(&L, &ctx, 1, x, y, dy, dx, NULL), NDE_ERR_STATE);
   ASSERT_MSG_HAS("last forward had batch 0");
   ck_assert_int_eq(L.ops->forward(&L, &ctx, 0.0, 2, x, y), NDE_OK);
