@@ -152,8 +152,11 @@ int nde_ode_rhs_status(nde_ode *ode, int rc, double t, const double *out, size_t
     if ((ode)->fatal) return (ode)->fatal; \
   } while (0)
 
-/* Allocate a serial vector, NULL on failure. */
+/* Allocate a serial vector (zeroed, with the optimized operations of
+ * ode/nvector_fast.c), NULL on failure. */
 N_Vector nde_nvec(nde_ode *ode, size_t len);
+/* Replace v's operation table by optimized kernels (clones inherit it). */
+void nde_nvec_use_fast_ops(N_Vector v);
 void nde_nvec_free(N_Vector *v);
 
 /* ---- CVODES forward (ode/cvodes_forward.c) ---- */
