@@ -13,7 +13,15 @@
  * flops per sample), one such forward per forward RHS and, per backward RHS,
  * a forward recomputation plus the input- and weight-vjp (3 x), plus the
  * stem's and head's convolutions (forward and 2 x backward). The reference
- * (DESIGN 5): torchdiffeq 0.53-0.64 s per step at NFE 20 / 20-26. */
+ * (DESIGN 5): torchdiffeq 0.53-0.64 s per step at NFE 20 / 20-26.
+ *
+ * Also printed: sec_forward / sec_backward (the split of sec_per_step),
+ * gemm_gflops, the rate of one BLAS gemm of the ODE function's convolution
+ * shape (64 x 585 times 585 x 36 batch) measured in the same run, and
+ * fraction_of_gemm = gflops / gemm_gflops; and min_sec_at_gemm_rate, the
+ * time the counted convolution arithmetic alone would take at that rate (a
+ * lower bound for this NFE: no nonlinearity, norm, im2col or solver
+ * overhead). */
 #define _POSIX_C_SOURCE 200809L
 #include <cblas.h>
 #include <stdio.h>
@@ -39,6 +47,31 @@ static const char *opt_str(int argc, char **argv, const char *name, const char *
 }
 
 /* conv flops of one sample: 2 * Cout * (Cin * k * k) * Hout * Wout */
+/* Best of a few runs of C = A B with the ODE function's convolution shape
+ * (Cout x Cin k k times Cin k k x H W batch), in the build's precision. */
+static double gemm_rate(int batch) {
+  const int m = 64, k = 65 * 9, n = 36 * batch;
+  nde_real *a = calloc((size_t)m * k, sizeof *a), *b = calloc((size_t)k * n, sizeof *b),
+           *c = calloc((size_t)m * n, sizeof *c);
+  double best = 1e30;
+  for (size_t i = 0; i < (size_t)k * n; i++) b[i] = (nde_real)(i % 7) * 0.1f;
+  for (size_t i = 0; i < (size_t)m * k; i++) a[i] = (nde_real)(i % 5) * 0.1f;
+  for (int r = 0; r < 12; r++) {
+    double t0 = now_sec();
+#if NDE_REAL_IS_DOUBLE
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0, a, k, b, n, 0.0, c, n);
+#else
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a, k, b, n, 0.0f, c, n);
+#endif
+    double dt = now_sec() - t0;
+    if (r > 1 && dt < best) best = dt;
+  }
+  free(a);
+  free(b);
+  free(c);
+  return 2.0 * m * k * n / best * 1e-9;
+}
+
 static double conv_flops(int cin, int cout, int k, int hout, int wout) {
   return 2.0 * cout * cin * k * k * hout * wout;
 }
@@ -80,17 +113,19 @@ int main(int argc, char **argv) {
   for (size_t i = 0; i < nx; i++) x[i] = (nde_real)nde_rng_normal(&rng);
   for (int i = 0; i < batch; i++) labels[i] = (int)nde_rng_below(&rng, 10);
 
-  double t_total = 0, nfe_f = 0, nfe_b = 0, st_f = 0, st_b = 0;
+  double t_total = 0, t_fwd = 0, nfe_f = 0, nfe_b = 0, st_f = 0, st_b = 0;
   int rc = 0;
   for (int s = -1; s < steps && !rc; s++) { /* s = -1: warm-up, not timed */
     nde_model_result r;
     nde_ode_stats bw;
     double t0 = now_sec();
     rc = nde_model_forward(m, batch, x, labels, 1e-4, 1, &r);
+    double t1 = now_sec();
     if (!rc) rc = nde_model_backward(m, &bw);
     double dt = now_sec() - t0;
     if (s >= 0 && !rc) {
       t_total += dt;
+      t_fwd += t1 - t0;
       nfe_f += r.fwd.nfe;
       nfe_b += bw.nfe + bw.nfe_quad;
       st_f += r.fwd.steps;
@@ -117,10 +152,14 @@ int main(int argc, char **argv) {
          nde_model_kind_name(kind), nde_ode_method_name(method), nde_adjoint_kind_name(adjoint), batch,
          threads, mo.ode.rtol, mo.ode.atol, natt);
   printf("sec_per_step: %.4f\n", sps);
+  printf("sec_forward: %.4f\nsec_backward: %.4f\n", t_fwd / steps, (t_total - t_fwd) / steps);
   printf("nfe_f: %.1f\nnfe_b: %.1f\nsteps_f: %.1f\nsteps_b: %.1f\n", nfe_f / steps, nfe_b / steps,
          st_f / steps, st_b / steps);
   printf("peak_rss_mib: %.1f\n", ru.ru_maxrss / 1024.0);
   printf("gflops: %.1f\n", per_step / sps * 1e-9);
+  double g = gemm_rate(batch);
+  printf("gemm_gflops: %.1f\nfraction_of_gemm: %.3f\nmin_sec_at_gemm_rate: %.4f\n", g,
+         per_step / sps * 1e-9 / g, per_step * 1e-9 / g);
   nde_model_free(m);
   free(x);
   free(labels);
