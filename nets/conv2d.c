@@ -31,7 +31,24 @@
  *   dbias[co] += sum_{b,p} dY[b][co][p]
  *   dW_t[co][i][j] += t sum_p mask[(i,j)][p] sum_b dY[b][co][p]
  *   dcols = W_x^T dYmat, dx = col2im(dcols)     (one gemm; t is not an input)
- * All buffers are allocated in setup for max_batch. */
+ *
+ * MEMORY: CHUNKS OF SAMPLES. The columns of a whole batch can be far larger
+ * than the layer's input and output (Cin*kh*kw / (stride^2) times the
+ * input: 88 MB for the ODE-Net stem's 4x4 stride-2 conv at 26x26, batch
+ * 128, float). Every formula above is a sum over samples b, so the batch is
+ * processed in chunks of `chunk` samples (the layout is the same with n
+ * replaced by the chunk's size and x, y, dx, dY offset to its first
+ * sample); the weight and bias gradients accumulate over the chunks. chunk
+ * is chosen in setup from max_batch (see CHUNK_BYTES below): temporaries of
+ * a few MB while the gemm's N = Ho*Wo*chunk stays in the thousands.
+ *   - If the whole max_batch fits one chunk, cols is the layer's own buffer
+ *     and kept from forward for dW_x, as above (the ODE function's convs).
+ *   - Otherwise cols lives in the network's scratch arena and vjp rebuilds
+ *     each chunk's columns from the stored input x before its dW_x gemm:
+ *     one more im2col (memory bound, a small fraction of the gemm time)
+ *     instead of keeping Cin*kh*kw*Ho*Wo values per sample.
+ * dcols, omat and plane are per-call temporaries in the scratch arena in
+ * both cases. add, sums, ones, mask and wflip are small and the layer's. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -52,28 +69,32 @@ typedef struct conv_impl {
   int flip;      /* input cotangent as a convolution of dY (see conv_vjp) */
   nde_conv_geom gt; /* geometry of that convolution (flip only) */
   int npix;      /* Ho*Wo */
-  nde_real *plane; /* h*w*max_batch: one channel in CHWN (unused if pointwise) */
-  nde_real *cols;  /* kx x npix*n, kept from forward for the weight gradient */
-  nde_real *dcols; /* kx x npix*n; flip: Cout*kh*kw x h*w*n (im2col of dY) */
-  nde_real *omat;  /* Cout x npix*n: Ymat in forward, dYmat in vjp; flip: also Cin x h*w*n */
+  int chunk;     /* samples per chunk (see MEMORY above) */
+  int keep;      /* chunk >= max_batch: cols is own and kept from forward */
+  /* Offsets (in values) of the temporaries in the network's scratch arena,
+   * each sized for `chunk` samples:
+   *   cols   kx x npix*chunk (only when !keep)
+   *   dcols  kx x npix*chunk; flip: Cout*kh*kw x h*w*chunk (im2col of dY)
+   *   omat   Cout x npix*chunk: Ymat in forward, dYmat in vjp; flip: also Cin x h*w*chunk
+   *   plane  max(h*w, npix)*chunk: one channel in CHWN (unused if pointwise)
+   * cols and dcols share one region: within a chunk of vjp, dcols is
+   * written only after the dW_x gemm has read cols. */
+  size_t off_cols, off_omat, off_plane;
+  nde_real *cols;  /* keep: kx x npix*max_batch, kept from forward for the weight gradient */
   nde_real *wflip; /* flip: Cin x Cout*kh*kw, the weights flipped and transposed */
   nde_real *add;   /* Cout*npix: bias + time term, per output pixel */
   nde_real *sums;  /* Cout*npix: dY summed over the batch */
   nde_real *ones;  /* max_batch ones, to sum with gemv */
   nde_real *mask;  /* kt*npix: taps inside the plane (ConcatConv2d only) */
   int last_n;      /* batch of the last forward (0: none yet) */
-  int cols_zero_n;  /* batch whose padding zeros cols holds (0: none), see nde_im2col */
-  int dcols_zero_n; /* the same for dcols in the flip path */
+  int cols_zero_n;  /* keep: batch whose padding zeros cols holds (0: none), see nde_im2col */
   double t;        /* time of the last forward */
 } conv_impl;
 
 static void conv_destroy(nde_layer *L) {
   conv_impl *C = L->impl;
   if (!C) return;
-  free(C->plane);
   free(C->cols);
-  free(C->dcols);
-  free(C->omat);
   free(C->add);
   free(C->sums);
   free(C->ones);
@@ -84,6 +105,27 @@ static void conv_destroy(nde_layer *L) {
 }
 
 static nde_real *alloc_reals(size_t n) { return malloc((n ? n : 1) * sizeof(nde_real)); }
+
+/* Chunk size (see MEMORY above). A chunk's temporaries should fit
+ * CHUNK_BYTES, but its gemms keep at least MIN_GEMM_COLS columns
+ * (Ho*Wo*chunk): on the shared 2-core machine the ODE function's three
+ * gemms ran at 0.83-0.93 of their batch-128 rate per flop at half that
+ * width (2304 columns), at 0.5-0.8 at a quarter (each call pays the
+ * wake-up of the BLAS threads). The batch is then cut into equal chunks no smaller than
+ * that. At batch 128, float: the ODE function's convs keep their columns
+ * (one chunk, 11.8 MB of temporaries); the stem's conv4x4 at 26x26 runs in
+ * 9 chunks of 15 samples (11 MB instead of 94 MB), at 13x13 in 2 of 64. */
+#ifndef NDE_CONV_CHUNK_BYTES
+#define NDE_CONV_CHUNK_BYTES (8 << 20)
+#endif
+#define CHUNK_BYTES ((size_t)(NDE_CONV_CHUNK_BYTES))
+#define MIN_GEMM_COLS 2304
+
+/* n values rounded up to a multiple of 64 bytes. */
+static size_t align64(size_t n) {
+  const size_t q = 64 / sizeof(nde_real);
+  return (n + q - 1) / q * q;
+}
 
 static int conv_setup_common(nde_layer *L, int concat) {
   const nde_layer_spec *s = &L->spec;
@@ -142,26 +184,40 @@ static int conv_setup_common(nde_layer *L, int concat) {
                             L->in.h, L->in.w};
 
   const size_t mb = (size_t)L->max_batch, npix = (size_t)C->npix;
-  const size_t ncol = npix * mb;
-  /* In order, stopping at the first failure (the columns are the largest). */
-  int ok = (C->cols = nde_alloc_big((size_t)kx * ncol)) != NULL;
-  if (C->flip) {
-    /* gt's output plane h*w is at most npix, so ncol bounds its columns too */
-    const size_t cmax = (size_t)(s->out > L->in.c ? s->out : L->in.c);
-    ok = ok && (C->dcols = nde_alloc_big((size_t)dkt * ncol)) != NULL;
-    ok = ok && (C->omat = nde_alloc_big(cmax * ncol)) != NULL;
-    ok = ok && (C->wflip = alloc_reals((size_t)L->in.c * (size_t)dkt)) != NULL;
-  } else {
-    ok = ok && (C->dcols = nde_alloc_big((size_t)kx * ncol)) != NULL;
-    ok = ok && (C->omat = nde_alloc_big((size_t)s->out * ncol)) != NULL;
-  }
+  const size_t hw = (size_t)L->in.h * L->in.w, pmax = hw > npix ? hw : npix;
+  /* Values per sample of each temporary (gt's output plane h*w is at most
+   * npix in the flip case, so npix bounds its columns too). */
+  const size_t cmax = (size_t)(s->out > L->in.c ? s->out : L->in.c);
+  const size_t ps_cols = (size_t)kx * npix;
+  const size_t ps_dcols = (C->flip ? (size_t)dkt : (size_t)kx) * npix;
+  const size_t ps_omat = (C->flip ? cmax : (size_t)s->out) * npix;
+  const size_t ps_plane = C->pointwise ? 0 : pmax;
+  const size_t ps_cd = ps_cols > ps_dcols ? ps_cols : ps_dcols; /* cols and dcols share */
+  const size_t ps_all = (ps_cd + ps_omat + ps_plane) * sizeof(nde_real);
+  size_t chunk = CHUNK_BYTES / ps_all;
+  const size_t min_chunk = (MIN_GEMM_COLS + npix - 1) / npix;
+  if (chunk < min_chunk) chunk = min_chunk;
+  if (chunk > mb) chunk = mb;
+  const size_t nchunks = mb / chunk; /* >= 1; equal chunks of at least `chunk` */
+  chunk = (mb + nchunks - 1) / nchunks;
+  C->chunk = (int)chunk;
+  C->keep = chunk == mb;
+  /* The arena, each piece on a 64-byte boundary. */
+  size_t off = 0;
+  C->off_cols = off; /* dcols too; cols only when not kept */
+  off += align64((C->keep ? ps_dcols : ps_cd) * chunk);
+  C->off_omat = off;
+  off += align64(ps_omat * chunk);
+  C->off_plane = off;
+  off += align64(ps_plane * chunk);
+  L->scratch = off;
+  int ok = 1;
+  if (C->keep) ok = (C->cols = nde_alloc_big(ps_cols * mb)) != NULL;
+  if (C->flip) ok = ok && (C->wflip = alloc_reals((size_t)L->in.c * (size_t)dkt)) != NULL;
   ok = ok && (C->add = alloc_reals((size_t)s->out * npix)) != NULL;
   ok = ok && (C->sums = alloc_reals((size_t)s->out * npix)) != NULL;
   ok = ok && (C->ones = alloc_reals(mb)) != NULL;
   for (size_t b = 0; ok && b < mb; b++) C->ones[b] = 1;
-  /* one channel plane of x, or (flip) of dY, whose plane npix is the larger */
-  const size_t hw = (size_t)L->in.h * L->in.w;
-  if (ok && !C->pointwise) ok = (C->plane = alloc_reals((hw > npix ? hw : npix) * mb)) != NULL;
   if (ok && concat) {
     ok = (C->mask = alloc_reals((size_t)kt * npix)) != NULL;
     if (ok) nde_conv_inside_mask(&C->g, C->mask);
@@ -186,22 +242,9 @@ static int conv_forward(nde_layer *L, const nde_layer_ctx *ctx, double t, int n,
   conv_impl *C = L->impl;
   const nde_real *W = ctx->params + L->param_off;
   const nde_real *Wx = W + C->kt; /* weights acting on x (after the time channel) */
-  const int npix = C->npix, ncol = npix * n, cout = C->cout;
+  const int npix = C->npix, cout = C->cout;
 
-  /* 1. im2col (a pointwise conv's cols IS the input transposed to CHWN). */
-  const size_t feat = nde_shape_numel(L->in);
-  if (C->pointwise) {
-    nde_conv_transpose(n, (int)feat, x, feat, C->cols, (size_t)n, NULL);
-  } else {
-    nde_im2col(&C->g, n, x, C->plane, C->cols, C->cols_zero_n == n);
-    C->cols_zero_n = n;
-  }
-
-  /* 2. Ymat = W_x cols: Cout x (Ho*Wo*n). */
-  nde_gemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout, ncol, C->kx, 1, Wx, C->kfull, C->cols,
-           ncol, 0, C->omat, ncol);
-
-  /* 3. Per-pixel addend: bias[co] + t * sum_ij W_t[co][ij] mask[ij][p]. */
+  /* Per-pixel addend: bias[co] + t * sum_ij W_t[co][ij] mask[ij][p]. */
   const nde_real *bias = L->spec.bias ? W + (size_t)cout * C->kfull : NULL;
   for (int co = 0; co < cout; co++) {
     const nde_real *wt = W + (size_t)co * C->kfull;
@@ -217,8 +260,26 @@ static int conv_forward(nde_layer *L, const nde_layer_ctx *ctx, double t, int n,
     }
   }
 
-  /* 4. CHWN -> NCHW with the addend: y[b][co*npix + p] = Ymat[co*npix + p][b] + add. */
-  nde_conv_transpose(cout * npix, n, C->omat, (size_t)n, y, (size_t)cout * npix, C->add);
+  const size_t feat = nde_shape_numel(L->in), ofeat = (size_t)cout * npix;
+  nde_real *cols = C->keep ? C->cols : ctx->scratch + C->off_cols;
+  nde_real *omat = ctx->scratch + C->off_omat, *plane = ctx->scratch + C->off_plane;
+  for (int b0 = 0; b0 < n; b0 += C->chunk) {
+    const int nb = n - b0 < C->chunk ? n - b0 : C->chunk, ncol = npix * nb;
+    const nde_real *xs = x + (size_t)b0 * feat;
+    /* 1. im2col (a pointwise conv's cols IS the input transposed to CHWN);
+     * only the layer's own cols keeps its padding zeros between calls. */
+    if (C->pointwise) {
+      nde_conv_transpose(nb, (int)feat, xs, feat, cols, (size_t)nb, NULL);
+    } else {
+      nde_im2col(&C->g, nb, xs, plane, cols, C->keep && C->cols_zero_n == nb);
+      if (C->keep) C->cols_zero_n = nb;
+    }
+    /* 2. Ymat = W_x cols: Cout x (Ho*Wo*nb). */
+    nde_gemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout, ncol, C->kx, 1, Wx, C->kfull, cols,
+             ncol, 0, omat, ncol);
+    /* 3. CHWN -> NCHW with the addend: y[b][co*npix + p] = Ymat[co*npix + p][b] + add. */
+    nde_conv_transpose(cout * npix, nb, omat, (size_t)nb, y + (size_t)b0 * ofeat, ofeat, C->add);
+  }
   C->last_n = n;
   C->t = t;
   return NDE_OK;
@@ -233,68 +294,90 @@ static int conv_vjp(nde_layer *L, const nde_layer_ctx *ctx, int n, const nde_rea
                            C->last_n);
   if (!dx && !grad) return NDE_OK;
   const nde_real *W = ctx->params + L->param_off;
-  const int npix = C->npix, ncol = npix * n, cout = C->cout;
-
-  /* dYmat (Cout*npix x n, i.e. Cout x ncol) from NCHW dy (the flipped dx
-   * path reads dy itself). */
-  if (grad || !C->flip)
-    nde_conv_transpose(n, cout * npix, dy, (size_t)cout * npix, C->omat, (size_t)n, NULL);
-
-  if (grad) {
-    /* dW_x += dYmat cols^T, written into the x part of each weight row. */
-    nde_gemm(CblasRowMajor, CblasNoTrans, CblasTrans, cout, C->kx, ncol, 1, C->omat, ncol,
-             C->cols, ncol, 1, grad + C->kt, C->kfull);
-    if (L->spec.bias || C->concat) {
-      /* sums[co][p] = sum_b dY[b][co][p]: dYmat (Cout*npix rows of n) times ones. */
-      nde_gemv(CblasRowMajor, CblasNoTrans, cout * npix, n, 1, C->omat, n, C->ones, 1, 0, C->sums,
-               1);
-      for (int co = 0; co < cout; co++) {
-        const nde_real *sc = C->sums + (size_t)co * npix;
-        if (L->spec.bias) {
-          double s = 0;
-          for (int p = 0; p < npix; p++) s += sc[p];
-          grad[(size_t)cout * C->kfull + co] += (nde_real)s;
-        }
-        for (int k = 0; k < C->kt; k++) {
-          const nde_real *m = C->mask + (size_t)k * npix;
-          double s = 0;
-          for (int p = 0; p < npix; p++) s += (double)m[p] * sc[p];
-          grad[(size_t)co * C->kfull + k] += (nde_real)(C->t * s);
-        }
-      }
-    }
-  }
+  const int npix = C->npix, cout = C->cout, cin = C->g.cin, kk = C->g.kh * C->g.kw;
+  const size_t feat = nde_shape_numel(L->in), ofeat = (size_t)cout * npix;
+  const int sums_needed = grad && (L->spec.bias || C->concat);
+  nde_real *cols = C->keep ? C->cols : ctx->scratch + C->off_cols;
+  nde_real *dcols = ctx->scratch + C->off_cols, *omat = ctx->scratch + C->off_omat;
+  nde_real *plane = ctx->scratch + C->off_plane;
 
   if (dx && C->flip) {
-    /* At stride 1, dx[b][c][ih][iw] = sum_{co,i,j} W[co][c][i][j] dY[b][co][ih+p-i][iw+p-j];
-     * with i' = kh-1-i, j' = kw-1-j this is a convolution of dY (pad
-     * p' = kh-1-p) by Wf[c][co][i'][j'] = W[co][c][kh-1-i'][kw-1-j']: im2col
-     * of dY (written once, streamed), one gemm with a small output
-     * (Cin x h*w*n), a transpose. col2im instead writes and rereads a
-     * Cin*kh*kw x npix*n matrix (and BLAS first clears it). */
-    const int kk = C->g.kh * C->g.kw, cin = C->g.cin, kt = cout * kk;
+    /* Wf[c][co][i'][j'] = W[co][c][kh-1-i'][kw-1-j'] (see the flip step below) */
+    const int kt = cout * kk;
     for (int c = 0; c < cin; c++)
       for (int co = 0; co < cout; co++) {
         const nde_real *w = W + (size_t)co * C->kfull + C->kt + (size_t)c * kk;
         nde_real *f = C->wflip + (size_t)c * kt + (size_t)co * kk;
         for (int q = 0; q < kk; q++) f[q] = w[kk - 1 - q]; /* (i, j) -> (kh-1-i, kw-1-j) */
       }
-    const int xcol = C->g.h * C->g.w * n;
-    nde_im2col(&C->gt, n, dy, C->plane, C->dcols, C->dcols_zero_n == n);
-    C->dcols_zero_n = n;
-    nde_gemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cin, xcol, kt, 1, C->wflip, kt, C->dcols,
-             xcol, 0, C->omat, xcol);
-    nde_conv_transpose(cin * C->g.h * C->g.w, n, C->omat, (size_t)n, dx,
-                       (size_t)cin * C->g.h * C->g.w, NULL);
-  } else if (dx) {
-    /* dcols = W_x^T dYmat, then col2im into CHWN and transpose to NCHW. */
-    nde_gemm(CblasRowMajor, CblasTrans, CblasNoTrans, C->kx, ncol, cout, 1, W + C->kt, C->kfull,
-             C->omat, ncol, 0, C->dcols, ncol);
-    const size_t feat = nde_shape_numel(L->in);
-    if (C->pointwise)
-      nde_conv_transpose((int)feat, n, C->dcols, (size_t)n, dx, feat, NULL);
-    else
-      nde_col2im(&C->g, n, C->dcols, C->plane, dx);
+  }
+
+  for (int b0 = 0; b0 < n; b0 += C->chunk) {
+    const int nb = n - b0 < C->chunk ? n - b0 : C->chunk, ncol = npix * nb;
+    const nde_real *dys = dy + (size_t)b0 * ofeat;
+    nde_real *dxs = dx ? dx + (size_t)b0 * feat : NULL;
+
+    /* dYmat (Cout*npix x nb, i.e. Cout x ncol) from NCHW dy (the flipped
+     * dx path reads dy itself). */
+    if (grad || !C->flip)
+      nde_conv_transpose(nb, cout * npix, dys, ofeat, omat, (size_t)nb, NULL);
+
+    if (grad) {
+      /* This chunk's columns: kept from forward, or rebuilt from x. */
+      if (!C->keep) {
+        const nde_real *xs = x + (size_t)b0 * feat;
+        if (C->pointwise)
+          nde_conv_transpose(nb, (int)feat, xs, feat, cols, (size_t)nb, NULL);
+        else
+          nde_im2col(&C->g, nb, xs, plane, cols, 0);
+      }
+      /* dW_x += dYmat cols^T, written into the x part of each weight row. */
+      nde_gemm(CblasRowMajor, CblasNoTrans, CblasTrans, cout, C->kx, ncol, 1, omat, ncol, cols,
+               ncol, 1, grad + C->kt, C->kfull);
+      /* sums[co][p] (+)= sum_b dY[b][co][p]: dYmat (Cout*npix rows of nb) times ones. */
+      if (sums_needed)
+        nde_gemv(CblasRowMajor, CblasNoTrans, cout * npix, nb, 1, omat, nb, C->ones, 1,
+                 b0 ? 1 : 0, C->sums, 1);
+    }
+
+    if (dx && C->flip) {
+      /* At stride 1, dx[b][c][ih][iw] = sum_{co,i,j} W[co][c][i][j] dY[b][co][ih+p-i][iw+p-j];
+       * with i' = kh-1-i, j' = kw-1-j this is a convolution of dY (pad
+       * p' = kh-1-p) by Wf[c][co][i'][j'] = W[co][c][kh-1-i'][kw-1-j']: im2col
+       * of dY (written once, streamed), one gemm with a small output
+       * (Cin x h*w*nb), a transpose. col2im instead writes and rereads a
+       * Cin*kh*kw x npix*nb matrix (and BLAS first clears it). */
+      const int kt = cout * kk, xcol = C->g.h * C->g.w * nb;
+      nde_im2col(&C->gt, nb, dys, plane, dcols, 0);
+      nde_gemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cin, xcol, kt, 1, C->wflip, kt, dcols,
+               xcol, 0, omat, xcol);
+      nde_conv_transpose(cin * C->g.h * C->g.w, nb, omat, (size_t)nb, dxs, feat, NULL);
+    } else if (dx) {
+      /* dcols = W_x^T dYmat, then col2im into CHWN and transpose to NCHW. */
+      nde_gemm(CblasRowMajor, CblasTrans, CblasNoTrans, C->kx, ncol, cout, 1, W + C->kt, C->kfull,
+               omat, ncol, 0, dcols, ncol);
+      if (C->pointwise)
+        nde_conv_transpose((int)feat, nb, dcols, (size_t)nb, dxs, feat, NULL);
+      else
+        nde_col2im(&C->g, nb, dcols, plane, dxs);
+    }
+  }
+
+  if (sums_needed) {
+    for (int co = 0; co < cout; co++) {
+      const nde_real *sc = C->sums + (size_t)co * npix;
+      if (L->spec.bias) {
+        double s = 0;
+        for (int p = 0; p < npix; p++) s += sc[p];
+        grad[(size_t)cout * C->kfull + co] += (nde_real)s;
+      }
+      for (int k = 0; k < C->kt; k++) {
+        const nde_real *m = C->mask + (size_t)k * npix;
+        double s = 0;
+        for (int p = 0; p < npix; p++) s += (double)m[p] * sc[p];
+        grad[(size_t)co * C->kfull + k] += (nde_real)(C->t * s);
+      }
+    }
   }
   return NDE_OK;
 }

@@ -374,6 +374,75 @@ START_TEST(batch_changes_between_calls) {
 }
 END_TEST
 
+/* Large layers run the batch in chunks of samples whose columns are rebuilt
+ * in vjp (nets/conv2d.c, MEMORY); at max_batch 1 the same layer keeps its
+ * one sample's columns from forward. Both must give the same y, dx and
+ * parameter gradient (the latter summed over samples) up to rounding.
+ * Shapes, with their float chunk sizes at these batches: a 4x4 stride-2
+ * conv at 26x26 like the ODE-Net stem's (2 chunks of 40), the stem's first
+ * conv3x3 at 28x28 (2 of 50), the ODE function's ConcatConv3x3 at 6x6
+ * (3 of 100, flipped input vjp) and a 1x1 conv (2 of 65, the second
+ * partial). */
+START_TEST(chunked_batch_matches_per_sample) {
+  static const struct {
+    int concat, cin, h, cout, k, stride, pad, n;
+  } cases[] = {{0, 16, 26, 64, 4, 2, 1, 80},
+               {0, 1, 28, 64, 3, 1, 0, 100},
+               {1, 64, 6, 64, 3, 1, 1, 300},
+               {0, 64, 16, 64, 1, 1, 0, 129}};
+  for (size_t q = 0; q < sizeof cases / sizeof cases[0]; q++) {
+    const int n = cases[q].n;
+    nde_layer_spec s = cases[q].concat
+                           ? nde_spec_concat_conv2d(cases[q].cout, cases[q].k, cases[q].stride,
+                                                    cases[q].pad)
+                           : nde_spec_conv2d(cases[q].cout, cases[q].k, cases[q].stride, cases[q].pad);
+    const nde_shape in = nde_shape_chw(cases[q].cin, cases[q].h, cases[q].h);
+    nde_net *big, *one;
+    ck_assert_int_eq(nde_net_create(in, n, &s, 1, &big), NDE_OK);
+    ck_assert_int_eq(nde_net_create(in, 1, &s, 1, &one), NDE_OK);
+    nde_rng rng;
+    nde_rng_seed(&rng, 40 + q);
+    nde_net_init(big, &rng);
+    const size_t np = nde_net_num_params(big);
+    memcpy(nde_net_params(one), nde_net_params(big), np * sizeof(nde_real));
+    const size_t nin = nde_net_in_numel(big), nout = nde_net_out_numel(big);
+    nde_real *x = malloc((size_t)n * nin * sizeof *x), *dy = malloc((size_t)n * nout * sizeof *dy);
+    nde_real *y1 = malloc((size_t)n * nout * sizeof *y1), *y2 = malloc(nout * sizeof *y2);
+    nde_real *dx1 = malloc((size_t)n * nin * sizeof *dx1), *dx2 = malloc(nin * sizeof *dx2);
+    nde_real *g1 = calloc(np, sizeof *g1), *g2 = calloc(np, sizeof *g2);
+    ck_assert(x && dy && y1 && y2 && dx1 && dx2 && g1 && g2);
+    tu_fill_normal(x, (size_t)n * nin, 1, &rng);
+    tu_fill_normal(dy, (size_t)n * nout, 1, &rng);
+    ck_assert_int_eq(nde_net_forward(big, 0.7, n, x, y1), NDE_OK);
+    ck_assert_int_eq(nde_net_vjp(big, n, dy, dx1, g1), NDE_OK);
+    double ey = 0, my = 0, ex = 0, mx = 0;
+    for (int b = 0; b < n; b++) {
+      ck_assert_int_eq(nde_net_forward(one, 0.7, 1, x + (size_t)b * nin, y2), NDE_OK);
+      ck_assert_int_eq(nde_net_vjp(one, 1, dy + (size_t)b * nout, dx2, g2), NDE_OK);
+      for (size_t i = 0; i < nout; i++) {
+        ey = fmax(ey, fabs((double)y1[(size_t)b * nout + i] - y2[i]));
+        my = fmax(my, fabs((double)y2[i]));
+      }
+      for (size_t i = 0; i < nin; i++) {
+        ex = fmax(ex, fabs((double)dx1[(size_t)b * nin + i] - dx2[i]));
+        mx = fmax(mx, fabs((double)dx2[i]));
+      }
+    }
+    double eg = 0, mg = 0;
+    for (size_t i = 0; i < np; i++) {
+      eg = fmax(eg, fabs((double)g1[i] - g2[i]));
+      mg = fmax(mg, fabs((double)g2[i]));
+    }
+    ck_assert_msg(ey <= FWD_TOL * my && ex <= FWD_TOL * mx && eg <= 10 * FWD_TOL * mg,
+                  "case %zu: max |diff| y %g (of %g), dx %g (of %g), grad %g (of %g)", q, ey, my,
+                  ex, mx, eg, mg);
+    free(x), free(dy), free(y1), free(y2), free(dx1), free(dx2), free(g1), free(g2);
+    nde_net_free(big);
+    nde_net_free(one);
+  }
+}
+END_TEST
+
 /* PyTorch init: U(-1/sqrt(fan_in), +) with fan_in counting the time channel. */
 START_TEST(init_bounds) {
   for (int concat = 0; concat < 2; concat++) {
@@ -454,7 +523,9 @@ START_TEST(layer_vjp_needs_forward) {
   L.in = nde_shape_chw(1, 4, 4);
   ck_assert_int_eq(L.ops->setup(&L), NDE_OK);
   nde_real p[2 * 2 * 9 + 2] = {0}, x[32] = {0}, y[64] = {0}, dy[64] = {0}, dx[32];
-  nde_layer_ctx ctx = {p, NULL, 1, NULL};
+  nde_real *scratch = malloc((L.scratch ? L.scratch : 1) * sizeof *scratch); /* the net's arena */
+  ck_assert_ptr_nonnull(scratch);
+  nde_layer_ctx ctx = {p, NULL, 1, scratch};
   ck_assert_int_eq(L.ops->vjp(&L, &ctx, 1, x, y, dy, dx, NULL), NDE_ERR_STATE);
   ASSERT_MSG_HAS("last forward had batch 0");
   ck_assert_int_eq(L.ops->forward(&L, &ctx, 0.0, 2, x, y), NDE_OK);
@@ -463,6 +534,7 @@ START_TEST(layer_vjp_needs_forward) {
   L.ops->destroy(&L);
   ck_assert_ptr_null(L.impl);
   L.ops->destroy(&L); /* safe on a destroyed layer */
+  free(scratch);
 }
 END_TEST
 
@@ -481,6 +553,7 @@ Suite *conv_suite(void) {
   tcase_add_test(tc, stack_gradcheck);
   tcase_add_test(tc, partial_vjps_agree);
   tcase_add_test(tc, batch_changes_between_calls);
+  tcase_add_test(tc, chunked_batch_matches_per_sample);
   tcase_add_test(tc, init_bounds);
   tcase_add_test(tc, bad_specs_rejected);
   tcase_add_test(tc, layer_vjp_needs_forward);
