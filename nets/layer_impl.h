@@ -101,11 +101,15 @@ int nde_layer_error(const nde_layer *L, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Internal access used by composite layers (resblock holds a sub-network
- * whose parameters live inside the parent's vector). */
+ * whose parameters live inside the parent's vector). scratch: the arena
+ * for the sub-network's layers, the composite layer's own ctx->scratch
+ * (then sized by nde_net_scratch_size and the sub-network's own arena
+ * dropped with nde_net_release_scratch), or NULL for the sub-network's. */
 int nde_net_forward_ctx(nde_net *net, const nde_real *params, nde_real *state, int training,
-                        double t, int n, const nde_real *x);
+                        double t, int n, const nde_real *x, nde_real *scratch);
 int nde_net_vjp_ctx(nde_net *net, const nde_real *params, nde_real *state, int training, int n,
-                    const nde_real *dy, nde_real *dx, nde_real *grad);
+                    const nde_real *dy, nde_real *dx, nde_real *grad, nde_real *scratch);
+void nde_net_release_scratch(nde_net *net);
 int nde_net_init_slices(nde_net *net, nde_real *params, nde_real *state, nde_rng *rng);
 
 #endif

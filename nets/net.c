@@ -11,13 +11,40 @@
  *             which overwrite their dy; each is sized for the largest
  *             cotangent that the sweep (simulated in create) puts in it;
  *   scratch   one arena of max_l L->scratch values, the per-call
- *             temporaries of all layers (see nets/layer_impl.h). */
+ *             temporaries of all layers (see nets/layer_impl.h); counted
+ *             references, so that networks which never run at the same
+ *             time can share one (nde_net_share_scratch). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "nets/layer_impl.h"
+
+/* A scratch arena and the number of networks using it. */
+typedef struct scratch_arena {
+  nde_real *buf;
+  int refs;
+} scratch_arena;
+
+static void arena_release(scratch_arena *a) {
+  if (a && --a->refs == 0) {
+    free(a->buf);
+    free(a);
+  }
+}
+
+static scratch_arena *arena_new(size_t n) {
+  scratch_arena *a = malloc(sizeof *a);
+  if (!a) return NULL;
+  a->buf = nde_alloc_big(n);
+  a->refs = 1;
+  if (!a->buf) {
+    free(a);
+    return NULL;
+  }
+  return a;
+}
 
 struct nde_net {
   nde_shape in;
@@ -30,7 +57,8 @@ struct nde_net {
   nde_real **acts;          /* acts[0]: input copy; acts[i + 1]: output of layer i */
   unsigned char *inplace;   /* inplace[i]: layer i runs in place, acts[i + 1] == acts[i] */
   nde_real *cot[2];         /* cotangent buffers for the reverse sweep */
-  nde_real *scratch;        /* the layers' shared per-call arena */
+  size_t nscratch;          /* values of scratch the layers need (0: no arena) */
+  scratch_arena *scratch;   /* the layers' per-call arena, possibly shared with other nets */
   int training;
   int last_n;               /* batch of the last forward, 0 before any */
 };
@@ -80,7 +108,7 @@ void nde_net_free(nde_net *net) {
       if (!(i > 0 && net->inplace && net->inplace[i - 1])) free(net->acts[i]);
   free(net->acts);
   free(net->inplace);
-  free(net->scratch);
+  arena_release(net->scratch);
   free(net->cot[0]);
   free(net->cot[1]);
   free(net->own_params);
@@ -196,7 +224,8 @@ int nde_net_create(nde_shape in, int max_batch, const nde_layer_spec *specs, int
     net->cot[k] = nde_alloc_big((size_t)max_batch * cotel[k]);
     ok = net->cot[k] != NULL;
   }
-  if (ok && nscratch) ok = (net->scratch = nde_alloc_big(nscratch)) != NULL;
+  net->nscratch = nscratch;
+  if (ok && nscratch) ok = (net->scratch = arena_new(nscratch)) != NULL;
   if (!ok) {
     nde_net_free(net);
     return nde_error(NDE_ERR_NOMEM, "nde_net_create: out of memory for %d layers at batch %d",
@@ -256,11 +285,22 @@ int nde_net_set_training(nde_net *net, int training) {
   return NDE_OK;
 }
 
+void nde_net_release_scratch(nde_net *net) {
+  arena_release(net->scratch);
+  net->scratch = NULL;
+}
+
+/* The arena of a call: the caller's (a composite layer's) or the network's. */
+static nde_real *call_scratch(const nde_net *net, nde_real *scratch) {
+  if (scratch) return scratch;
+  return net->scratch ? net->scratch->buf : NULL;
+}
+
 int nde_net_forward_ctx(nde_net *net, const nde_real *params, nde_real *state, int training,
-                        double t, int n, const nde_real *x) {
+                        double t, int n, const nde_real *x, nde_real *scratch) {
   if (n < 1 || n > net->max_batch)
     return nde_error(NDE_ERR_BATCH, "net forward: batch %d outside [1, %d]", n, net->max_batch);
-  nde_layer_ctx ctx = {params, state, training, net->scratch};
+  nde_layer_ctx ctx = {params, state, training, call_scratch(net, scratch)};
   memcpy(net->acts[0], x, (size_t)n * nde_shape_numel(net->in) * sizeof(nde_real));
   net->last_n = 0;
   for (int i = 0; i < net->nlayers; i++) {
@@ -275,7 +315,7 @@ int nde_net_forward_ctx(nde_net *net, const nde_real *params, nde_real *state, i
 int nde_net_forward(nde_net *net, double t, int n, const nde_real *x, nde_real *y) {
   NDE_CHECK_NULL(net, "nde_net_forward");
   NDE_CHECK_NULL(x, "nde_net_forward");
-  int rc = nde_net_forward_ctx(net, net->params, net->state, net->training, t, n, x);
+  int rc = nde_net_forward_ctx(net, net->params, net->state, net->training, t, n, x, NULL);
   if (rc) return rc;
   if (y)
     memcpy(y, net->acts[net->nlayers], (size_t)n * nde_net_out_numel(net) * sizeof(nde_real));
@@ -287,13 +327,13 @@ const nde_real *nde_net_output(const nde_net *net) {
 }
 
 int nde_net_vjp_ctx(nde_net *net, const nde_real *params, nde_real *state, int training, int n,
-                    const nde_real *dy, nde_real *dx, nde_real *grad) {
+                    const nde_real *dy, nde_real *dx, nde_real *grad, nde_real *scratch) {
   if (net->last_n == 0)
     return nde_error(NDE_ERR_STATE, "net vjp: no forward pass to differentiate (call forward first)");
   if (n != net->last_n)
     return nde_error(NDE_ERR_BATCH, "net vjp: batch %d differs from the last forward's %d", n,
                      net->last_n);
-  nde_layer_ctx ctx = {params, state, training, net->scratch};
+  nde_layer_ctx ctx = {params, state, training, call_scratch(net, scratch)};
   const nde_real *cur = dy;
   int cur_buf = -1; /* which cot buffer holds cur (-1: the caller's dy) */
   for (int i = net->nlayers - 1; i >= 0; i--) {
@@ -317,7 +357,27 @@ int nde_net_vjp(nde_net *net, int n, const nde_real *dy, nde_real *dx, nde_real 
   NDE_CHECK_NULL(net, "nde_net_vjp");
   NDE_CHECK_NULL(dy, "nde_net_vjp");
   if (dx == dy) return nde_error(NDE_ERR_ARG, "nde_net_vjp: dx must not alias dy");
-  return nde_net_vjp_ctx(net, net->params, net->state, net->training, n, dy, dx, grad);
+  return nde_net_vjp_ctx(net, net->params, net->state, net->training, n, dy, dx, grad, NULL);
+}
+
+size_t nde_net_scratch_size(const nde_net *net) { return net ? net->nscratch : 0; }
+
+int nde_net_share_scratch(nde_net *const *nets, int count) {
+  NDE_CHECK_NULL(nets, "nde_net_share_scratch");
+  size_t need = 0;
+  for (int i = 0; i < count; i++)
+    if (nets[i] && nets[i]->nscratch > need) need = nets[i]->nscratch;
+  if (!need) return NDE_OK;
+  scratch_arena *a = arena_new(need);
+  if (!a) return nde_error(NDE_ERR_NOMEM, "nde_net_share_scratch: out of memory for %zu values", need);
+  a->refs = 0;
+  for (int i = 0; i < count; i++) {
+    if (!nets[i] || !nets[i]->nscratch || nets[i]->scratch == a) continue; /* listed twice */
+    arena_release(nets[i]->scratch);
+    nets[i]->scratch = a;
+    a->refs++;
+  }
+  return NDE_OK;
 }
 
 void nde_net_zero_grad(nde_net *net) {

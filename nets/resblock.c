@@ -36,7 +36,10 @@
  *
  * vjp: da = main^T dy (+ proj^T dy), then dx = pre^T da (+ dy for the
  * identity shortcut); parameter gradients come from the three sub-networks.
- * The cotangent buffers of a are allocated in setup for max_batch. */
+ * The cotangent buffers of a are allocated in setup for max_batch. The
+ * sub-networks run one at a time on the parent network's scratch arena
+ * (the block asks for the largest of their needs), so the blocks of a
+ * residual body share one arena instead of holding one each. */
 #include <stdlib.h>
 
 #include "nets/layer_impl.h"
@@ -110,6 +113,12 @@ static int rb_setup(nde_layer *L) {
   L->out = nde_net_out_shape(R->main);
   L->nparam = R->np_pre + R->np_main + (R->proj ? nde_net_num_params(R->proj) : 0);
   L->nstate = R->ns_pre + nde_net_num_state(R->main);
+  nde_net *subs[3] = {R->pre, R->main, R->proj};
+  for (int i = 0; i < 3; i++) {
+    if (!subs[i]) continue;
+    if (nde_net_scratch_size(subs[i]) > L->scratch) L->scratch = nde_net_scratch_size(subs[i]);
+    nde_net_release_scratch(subs[i]); /* they run on ctx->scratch */
+  }
   const size_t m = (size_t)L->max_batch * nde_shape_numel(L->in);
   R->da = malloc(m * sizeof *R->da);
   if (R->proj) R->da2 = malloc(m * sizeof *R->da2);
@@ -125,15 +134,16 @@ static int rb_forward(nde_layer *L, const nde_layer_ctx *ctx, double t, int n, c
   rb_impl *R = L->impl;
   const nde_real *p = ctx->params + L->param_off;
   nde_real *st = ctx->state + L->state_off;
-  int rc = nde_net_forward_ctx(R->pre, p, st, ctx->training, t, n, x);
+  int rc = nde_net_forward_ctx(R->pre, p, st, ctx->training, t, n, x, ctx->scratch);
   if (rc) return nde_error_wrap(rc, "layer %d (resblock): ", L->index);
   const nde_real *a = nde_net_output(R->pre);
-  rc = nde_net_forward_ctx(R->main, p + R->np_pre, st + R->ns_pre, ctx->training, t, n, a);
+  rc = nde_net_forward_ctx(R->main, p + R->np_pre, st + R->ns_pre, ctx->training, t, n, a,
+                           ctx->scratch);
   if (rc) return nde_error_wrap(rc, "layer %d (resblock): residual branch: ", L->index);
   if (R->proj) {
     /* no state: its (empty) slice is the end of the block's */
     rc = nde_net_forward_ctx(R->proj, p + R->np_pre + R->np_main, st + L->nstate, ctx->training, t,
-                             n, a);
+                             n, a, ctx->scratch);
     if (rc) return nde_error_wrap(rc, "layer %d (resblock): projection shortcut: ", L->index);
   }
   const nde_real *r = nde_net_output(R->main);
@@ -151,14 +161,14 @@ static int rb_vjp(nde_layer *L, const nde_layer_ctx *ctx, int n, const nde_real 
   const nde_real *p = ctx->params + L->param_off;
   nde_real *st = ctx->state + L->state_off;
   int rc = nde_net_vjp_ctx(R->main, p + R->np_pre, st + R->ns_pre, ctx->training, n, dy, R->da,
-                           grad ? grad + R->np_pre : NULL);
+                           grad ? grad + R->np_pre : NULL, ctx->scratch);
   if (!rc && R->proj) {
     rc = nde_net_vjp_ctx(R->proj, p + R->np_pre + R->np_main, st + L->nstate, ctx->training, n, dy,
-                         R->da2, grad ? grad + R->np_pre + R->np_main : NULL);
+                         R->da2, grad ? grad + R->np_pre + R->np_main : NULL, ctx->scratch);
     const size_t m = (size_t)n * nde_shape_numel(L->in);
     for (size_t i = 0; !rc && i < m; i++) R->da[i] += R->da2[i]; /* a feeds both branches */
   }
-  if (!rc) rc = nde_net_vjp_ctx(R->pre, p, st, ctx->training, n, R->da, dx, grad);
+  if (!rc) rc = nde_net_vjp_ctx(R->pre, p, st, ctx->training, n, R->da, dx, grad, ctx->scratch);
   if (rc) return nde_error_wrap(rc, "layer %d (resblock): ", L->index);
   if (dx && !R->proj) {
     const size_t m = (size_t)n * nde_shape_numel(L->in);

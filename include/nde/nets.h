@@ -163,6 +163,16 @@ int nde_net_vjp(nde_net *net, int n, const nde_real *dy, nde_real *dx, nde_real 
 /* Set the network's own gradient vector to zero. */
 void nde_net_zero_grad(nde_net *net);
 
+/* Scratch memory. A network holds a scratch arena for its layers'
+ * temporaries (im2col columns and the like), sized at create time and dead
+ * between calls. Networks that never run at the same time, such as a
+ * model's stem, body and head, can share one: nde_net_scratch_size is a
+ * network's need in values, and nde_net_share_scratch gives the `count`
+ * networks (NULL entries skipped) one arena of the largest need, released
+ * with the last of them. Not for networks used from different threads. */
+size_t nde_net_scratch_size(const nde_net *net);
+int nde_net_share_scratch(nde_net *const *nets, int count);
+
 /* Parameter offset and count of layer i (for tests, statistics, optimizers
  * that treat layers differently). */
 int nde_net_layer_params(const nde_net *net, int i, size_t *offset, size_t *count);

@@ -443,6 +443,71 @@ START_TEST(chunked_batch_matches_per_sample) {
 }
 END_TEST
 
+/* Networks sharing one scratch arena (nde_net_share_scratch), called
+ * interleaved (forward A, forward B, vjp A, vjp B: B's calls overwrite the
+ * arena between A's), give the results of unshared twins bit for bit:
+ * nothing in the arena outlives a call. A's conv runs in chunks whose
+ * columns live in the arena, B's keeps its own. Freeing in either order is
+ * checked by valgrind; a NULL list is an error. */
+START_TEST(shared_scratch_matches_own) {
+  nde_layer_spec sa[] = {nde_spec_conv2d(8, 4, 2, 1), nde_spec_act(NDE_LAYER_RELU)};
+  nde_layer_spec sb = nde_spec_concat_conv2d(8, 3, 1, 1);
+  const nde_shape ina = nde_shape_chw(64, 26, 26), inb = nde_shape_chw(8, 6, 6);
+  const int n = 80;
+  nde_net *a[2], *b[2];
+  for (int k = 0; k < 2; k++) {
+    ck_assert_int_eq(nde_net_create(ina, n, sa, 2, &a[k]), NDE_OK);
+    ck_assert_int_eq(nde_net_create(inb, 3, &sb, 1, &b[k]), NDE_OK);
+  }
+  ck_assert_uint_gt(nde_net_scratch_size(a[0]), nde_net_scratch_size(b[0]));
+  nde_net *both[] = {a[1], NULL, b[1], a[1]};
+  ck_assert_int_eq(nde_net_share_scratch(both, 4), NDE_OK);
+  ck_assert_int_eq(nde_net_share_scratch(NULL, 1), NDE_ERR_NULL);
+  nde_rng rng;
+  nde_rng_seed(&rng, 9);
+  nde_net_init(a[0], &rng);
+  nde_net_init(b[0], &rng);
+  memcpy(nde_net_params(a[1]), nde_net_params(a[0]), nde_net_num_params(a[0]) * sizeof(nde_real));
+  memcpy(nde_net_params(b[1]), nde_net_params(b[0]), nde_net_num_params(b[0]) * sizeof(nde_real));
+  const size_t nxa = (size_t)n * nde_net_in_numel(a[0]), nya = (size_t)n * nde_net_out_numel(a[0]);
+  const size_t nxb = 3 * nde_net_in_numel(b[0]), nyb = 3 * nde_net_out_numel(b[0]);
+  nde_real *xa = malloc(nxa * sizeof *xa), *dya = malloc(nya * sizeof *dya);
+  nde_real *xb = malloc(nxb * sizeof *xb), *dyb = malloc(nyb * sizeof *dyb);
+  nde_real *dxa[2], *dxb[2];
+  ck_assert(xa && dya && xb && dyb);
+  tu_fill_normal(xa, nxa, 1, &rng);
+  tu_fill_normal(dya, nya, 1, &rng);
+  tu_fill_normal(xb, nxb, 1, &rng);
+  tu_fill_normal(dyb, nyb, 1, &rng);
+  for (int k = 0; k < 2; k++) {
+    dxa[k] = malloc(nxa * sizeof *dxa[k]);
+    dxb[k] = malloc(nxb * sizeof *dxb[k]);
+    nde_net_zero_grad(a[k]);
+    nde_net_zero_grad(b[k]);
+    ck_assert_int_eq(nde_net_forward(a[k], 0, n, xa, NULL), NDE_OK);
+    ck_assert_int_eq(nde_net_forward(b[k], 0.5, 3, xb, NULL), NDE_OK);
+    ck_assert_int_eq(nde_net_vjp(a[k], n, dya, dxa[k], nde_net_grads(a[k])), NDE_OK);
+    ck_assert_int_eq(nde_net_vjp(b[k], 3, dyb, dxb[k], nde_net_grads(b[k])), NDE_OK);
+  }
+  ck_assert_mem_eq(nde_net_output(a[0]), nde_net_output(a[1]), nya * sizeof(nde_real));
+  ck_assert_mem_eq(nde_net_output(b[0]), nde_net_output(b[1]), nyb * sizeof(nde_real));
+  ck_assert_mem_eq(dxa[0], dxa[1], nxa * sizeof(nde_real));
+  ck_assert_mem_eq(dxb[0], dxb[1], nxb * sizeof(nde_real));
+  ck_assert_mem_eq(nde_net_grads(a[0]), nde_net_grads(a[1]),
+                   nde_net_num_params(a[0]) * sizeof(nde_real));
+  ck_assert_mem_eq(nde_net_grads(b[0]), nde_net_grads(b[1]),
+                   nde_net_num_params(b[0]) * sizeof(nde_real));
+  nde_net_free(a[1]); /* the arena lives on in b[1] */
+  ck_assert_int_eq(nde_net_forward(b[1], 0.5, 3, xb, NULL), NDE_OK);
+  ck_assert_mem_eq(nde_net_output(b[0]), nde_net_output(b[1]), nyb * sizeof(nde_real));
+  nde_net_free(b[1]);
+  nde_net_free(a[0]);
+  nde_net_free(b[0]);
+  for (int k = 0; k < 2; k++) free(dxa[k]), free(dxb[k]);
+  free(xa), free(dya), free(xb), free(dyb);
+}
+END_TEST
+
 /* PyTorch init: U(-1/sqrt(fan_in), +) with fan_in counting the time channel. */
 START_TEST(init_bounds) {
   for (int concat = 0; concat < 2; concat++) {
@@ -554,6 +619,7 @@ Suite *conv_suite(void) {
   tcase_add_test(tc, partial_vjps_agree);
   tcase_add_test(tc, batch_changes_between_calls);
   tcase_add_test(tc, chunked_batch_matches_per_sample);
+  tcase_add_test(tc, shared_scratch_matches_own);
   tcase_add_test(tc, init_bounds);
   tcase_add_test(tc, bad_specs_rejected);
   tcase_add_test(tc, layer_vjp_needs_forward);
