@@ -205,6 +205,79 @@ START_TEST(resnet6_against_loss) {
 }
 END_TEST
 
+/* A batch larger than the stem's chunk (32 samples, models/model.c MEMORY):
+ * forward runs the stem in chunks 32 + 32 + 6, backward recomputes the
+ * first two. The gradient must still be that of the loss (per-coordinate
+ * central differences in double, the descent check in float, as above), a
+ * second backward after the same forward must repeat it exactly (the stem
+ * then holds chunk 0, not the last), and so must a ResNet-6, whose stem
+ * output feeds the residual body instead of the ODE block. */
+enum { BIG_N = 70 };
+
+static double big_loss(nde_model *m, const nde_real *x, const int *labels) {
+  nde_model_result r;
+  ck_assert_int_eq(nde_model_forward(m, BIG_N, x, labels, alpha, 0, &r), NDE_OK);
+  return r.loss;
+}
+
+START_TEST(stem_chunks_against_loss) {
+  for (int kind = NDE_MODEL_ODENET; kind <= NDE_MODEL_RESNET6; kind++) {
+    nde_model_options o = small(kind, kind == NDE_MODEL_ODENET ? 2 : 0);
+    if (kind == NDE_MODEL_ODENET) o = fixed_step(o, 0.25);
+    o.max_batch = BIG_N;
+    nde_model *m;
+    ck_assert_int_eq(nde_model_create(&o, &m), NDE_OK);
+    nde_rng rng;
+    nde_rng_seed(&rng, 11);
+    ck_assert_int_eq(nde_model_init(m, &rng), NDE_OK);
+    nde_real *x = malloc(BIG_N * 144 * sizeof *x);
+    int labels[BIG_N];
+    tu_fill_normal(x, BIG_N * 144, 1.0, &rng);
+    for (int i = 0; i < BIG_N; i++) labels[i] = (int)nde_rng_below(&rng, 3);
+    const size_t np = nde_model_num_params(m);
+    nde_model_result r;
+    ck_assert_int_eq(nde_model_forward(m, BIG_N, x, labels, alpha, 1, &r), NDE_OK);
+    ck_assert_int_eq(nde_model_backward(m, NULL), NDE_OK);
+    double *g = malloc(np * sizeof *g), gg = 0;
+    for (size_t i = 0; i < np; i++) g[i] = nde_model_grads(m)[i], gg += g[i] * g[i];
+    ck_assert_int_eq(nde_model_backward(m, NULL), NDE_OK);
+    for (size_t i = 0; i < np; i++)
+      ck_assert_msg(nde_model_grads(m)[i] == (nde_real)g[i], "second backward, coordinate %zu", i);
+    nde_real *p = nde_model_params(m);
+#if NDE_REAL_IS_DOUBLE
+    double *fd = malloc(np * sizeof *fd);
+    for (size_t i = 0; i < np; i++) {
+      const nde_real keep = p[i];
+      p[i] = keep + 1e-6;
+      const double lp = big_loss(m, x, labels);
+      p[i] = keep - 1e-6;
+      const double lm = big_loss(m, x, labels);
+      p[i] = keep;
+      fd[i] = (lp - lm) / 2e-6;
+    }
+    const double e = tu_max_rel_err(g, fd, np);
+    free(fd);
+#else
+    const double eps = 1e-4 / sqrt(gg);
+    nde_real *keep = malloc(np * sizeof *keep);
+    memcpy(keep, p, np * sizeof *keep);
+    const double l0 = big_loss(m, x, labels);
+    for (size_t i = 0; i < np; i++) p[i] = (nde_real)(keep[i] - eps * g[i]);
+    const double l1 = big_loss(m, x, labels);
+    memcpy(p, keep, np * sizeof *keep);
+    free(keep);
+    const double e = fabs((l0 - l1) - eps * gg) / (eps * gg);
+#endif
+    printf("model gradcheck %s, batch %d in stem chunks, vs loss: %.3e\n",
+           nde_model_kind_name(kind), BIG_N, e);
+    ck_assert_double_le(e, LOSS_TOL);
+    free(g);
+    free(x);
+    nde_model_free(m);
+  }
+}
+END_TEST
+
 START_TEST(model_errors) {
   nde_model *m = NULL;
   nde_model_options o = small(NDE_MODEL_ODENET, 0);
@@ -239,6 +312,7 @@ Suite *model_suite(void) {
   tcase_add_test(tc, odenet_direct_rk4_against_loss);
   tcase_add_test(tc, odenet_adjoints_agree_and_direct_converges);
   tcase_add_test(tc, resnet6_against_loss);
+  tcase_add_test(tc, stem_chunks_against_loss);
   tcase_add_test(tc, model_errors);
   suite_add_tcase(s, tc);
   return s;
