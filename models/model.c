@@ -42,7 +42,9 @@ struct nde_model {
   nde_real *params, *grads;
   size_t dim;        /* state values per sample (body input) */
   double *y0, *yT;   /* ODE block state buffers (n * dim) */
-  double *dyT, *dy0; /* their cotangents */
+  double *dyT, *dy0; /* their cotangents, in the same two buffers: the adjoint keeps its own
+                        copies of y0 and yT from forward, and the model reads yT only to
+                        convert it to hT */
   double *gtheta;    /* ODE function parameter gradient in double */
   nde_real *hT, *dh; /* ODE block output as nde_real (then the body's input cotangent), the
                         body's output cotangent */
@@ -122,8 +124,6 @@ void nde_model_free(nde_model *m) {
   free(m->grads);
   free(m->y0);
   free(m->yT);
-  free(m->dyT);
-  free(m->dy0);
   free(m->gtheta);
   free(m->hT);
   free(m->dh);
@@ -218,10 +218,10 @@ int nde_model_create(const nde_model_options *opt, nde_model **out) {
     if ((rc = nde_ode_create(m->field, &m->opt.ode, B, &m->ode))) goto fail;
     m->y0 = malloc(nd * sizeof(double));
     m->yT = malloc(nd * sizeof(double));
-    m->dyT = malloc(nd * sizeof(double));
-    m->dy0 = malloc(nd * sizeof(double));
+    m->dyT = m->yT;
+    m->dy0 = m->y0;
     m->gtheta = malloc(nde_net_num_params(m->odefunc) * sizeof(double));
-    if (!m->y0 || !m->yT || !m->dyT || !m->dy0 || !m->gtheta) {
+    if (!m->y0 || !m->yT || !m->gtheta) {
       rc = nde_error(NDE_ERR_NOMEM, "nde_model_create: out of memory for the ODE block");
       goto fail;
     }
