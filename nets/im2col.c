@@ -109,7 +109,14 @@ void nde_conv_transpose(int rows, int cols, const nde_real *restrict src, size_t
  * ownership) only to overwrite it; non-temporal (streaming) stores skip that
  * read. ODE-function shape, float, 10.6 MB of columns: im2col 0.75 -> 0.54 ms
  * (mean over 95 calls interleaved with the gemm), the gemm unchanged.
+ * Only for large matrices (STREAM_MIN_BYTES) written in long runs
+ * (STREAM_MIN_RUN): a chunk of a few MB that the gemm reads right away is
+ * better left in cache, and with few samples per chunk the runs are short
+ * (at stride 2, n values per output pixel), where streaming stores of
+ * partial cache lines are very slow (the ODE-Net stem's conv4x4 in chunks
+ * of 15 samples took 4x as long with them).
  * Without SSE2, memcpy / memset. */
+enum { STREAM_MIN_BYTES = 8 << 20, STREAM_MIN_RUN = 256 };
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #if NDE_REAL_IS_DOUBLE
@@ -143,9 +150,19 @@ static void stream_zero(nde_real *d, size_t n) { memset(d, 0, n * sizeof *d); }
 static void stream_fence(void) {}
 #endif
 
+static void plain_copy(nde_real *restrict d, const nde_real *restrict s, size_t n) {
+  memcpy(d, s, n * sizeof *d);
+}
+static void plain_zero(nde_real *d, size_t n) { memset(d, 0, n * sizeof *d); }
+
 void nde_im2col(const nde_conv_geom *g, int n, const nde_real *restrict x,
                 nde_real *restrict plane, nde_real *restrict cols, int zeros_kept) {
   const size_t rowlen = (size_t)g->ho * g->wo * n; /* one cols row */
+  const size_t run = (g->stride == 1 ? (size_t)g->wo : 1) * n; /* values per copy, at most */
+  const int stream = (size_t)g->cin * g->kh * g->kw * rowlen * sizeof(nde_real) >= STREAM_MIN_BYTES &&
+                     run * sizeof(nde_real) >= STREAM_MIN_RUN;
+  void (*copy)(nde_real *restrict, const nde_real *restrict, size_t) = stream ? stream_copy : plain_copy;
+  void (*zero)(nde_real *, size_t) = stream ? stream_zero : plain_zero;
   const size_t pix = (size_t)n;                      /* one (oh, ow) block of a row */
   const size_t hw = (size_t)g->h * g->w;
   nde_real *row = cols;
@@ -160,24 +177,24 @@ void nde_im2col(const nde_conv_geom *g, int n, const nde_real *restrict x,
           nde_real *dst = row + (size_t)oh * g->wo * pix;
           const int ih = oh * g->stride - g->pad + i;
           if (ih < 0 || ih >= g->h || ow0 == ow1) {
-            if (!zeros_kept) stream_zero(dst, (size_t)g->wo * pix);
+            if (!zeros_kept) zero(dst, (size_t)g->wo * pix);
             continue;
           }
-          if (!zeros_kept) stream_zero(dst, (size_t)ow0 * pix);
+          if (!zeros_kept) zero(dst, (size_t)ow0 * pix);
           const nde_real *src = plane + ((size_t)ih * g->w + (ow0 * g->stride - g->pad + j)) * pix;
           if (g->stride == 1) {
             /* consecutive ow read consecutive iw: one run for the whole row */
-            stream_copy(dst + (size_t)ow0 * pix, src, (size_t)(ow1 - ow0) * pix);
+            copy(dst + (size_t)ow0 * pix, src, (size_t)(ow1 - ow0) * pix);
           } else {
             for (int ow = ow0; ow < ow1; ow++)
-              stream_copy(dst + (size_t)ow * pix, src + (size_t)(ow - ow0) * g->stride * pix, pix);
+              copy(dst + (size_t)ow * pix, src + (size_t)(ow - ow0) * g->stride * pix, pix);
           }
-          if (!zeros_kept) stream_zero(dst + (size_t)ow1 * pix, (size_t)(g->wo - ow1) * pix);
+          if (!zeros_kept) zero(dst + (size_t)ow1 * pix, (size_t)(g->wo - ow1) * pix);
         }
       }
     }
   }
-  stream_fence();
+  if (stream) stream_fence();
 }
 
 /* d[k] += s[k], k < len: the inner loop of col2im (vectorized). */
