@@ -452,8 +452,8 @@ END_TEST
 START_TEST(shared_scratch_matches_own) {
   nde_layer_spec sa[] = {nde_spec_conv2d(8, 4, 2, 1), nde_spec_act(NDE_LAYER_RELU)};
   nde_layer_spec sb = nde_spec_concat_conv2d(8, 3, 1, 1);
-  const nde_shape ina = nde_shape_chw(64, 26, 26), inb = nde_shape_chw(8, 6, 6);
-  const int n = 80;
+  const nde_shape ina = nde_shape_chw(16, 26, 26), inb = nde_shape_chw(8, 6, 6);
+  const int n = 100; /* 2 chunks of 50 */
   nde_net *a[2], *b[2];
   for (int k = 0; k < 2; k++) {
     ck_assert_int_eq(nde_net_create(ina, n, sa, 2, &a[k]), NDE_OK);
