@@ -45,6 +45,7 @@ int nde_adjoint_backward(nde_ode *ode, const double *dLdy, double *dLdy0, double
   double *g = dLdtheta ? dLdtheta : gscr;
   if (!dLdtheta && np) memset(gscr, 0, np * sizeof *gscr);
   int stages = nde_rk_stages(ode->opt.method);
+  nde_field_forget_forward(ode->field);
   memset(&ode->last_b, 0, sizeof ode->last_b);
   ode->last_nb = n;
   ode->phase = NDE_PHASE_BACKWARD;

@@ -100,11 +100,35 @@ static void to_double(double *dst, const nde_real *src, size_t n) {
   for (size_t i = 0; i < n; i++) dst[i] = (double)src[i];
 }
 
+void nde_field_forget_forward(nde_field *f) {
+  if (f) f->fwd_valid = 0;
+}
+
+/* Network forward on y (converted into xbuf), remembered for reuse. */
+static int net_forward(nde_field *f, double t, int n, const double *y, size_t len) {
+  to_real(f->xbuf, y, len);
+  f->fwd_valid = 0;
+  f->nforward++;
+  int rc = nde_net_forward(f->net, t, n, f->xbuf, NULL);
+  if (rc) return rc;
+  f->fwd_valid = 1;
+  f->fwd_t = t;
+  f->fwd_n = n;
+  return 0;
+}
+
+/* 1 when the stored forward is at (t, y): y converted exactly as
+ * net_forward would (into dxbuf, free until the vjp writes it) equals xbuf. */
+static int forward_is_at(nde_field *f, double t, int n, const double *y, size_t len) {
+  if (!f->fwd_valid || f->fwd_t != t || f->fwd_n != n) return 0;
+  to_real(f->dxbuf, y, len);
+  return memcmp(f->dxbuf, f->xbuf, len * sizeof *f->xbuf) == 0;
+}
+
 int nde_field_eval(nde_field *f, double t, int n, const double *y, double *ydot) {
   if (f->kind == NDE_FIELD_USER) return f->user.rhs(t, n, y, ydot, f->user.user);
   size_t len = (size_t)n * f->dim;
-  to_real(f->xbuf, y, len);
-  int rc = nde_net_forward(f->net, t, n, f->xbuf, NULL);
+  int rc = net_forward(f, t, n, y, len);
   if (rc) return rc;
   to_double(ydot, nde_net_output(f->net), len);
   return 0;
@@ -119,22 +143,27 @@ int nde_field_eval_vjp(nde_field *f, double t, int n, const double *y, const dou
     if (!ja && !g) return 0;
     return f->user.vjp(t, n, y, a, ja ? ja : f->jscratch, g, f->user.user);
   }
-  to_real(f->xbuf, y, len);
-  int rc = nde_net_forward(f->net, t, n, f->xbuf, NULL);
-  if (rc) return rc;
-  if (fout) to_double(fout, nde_net_output(f->net), len);
+  int rc;
+  if (fout || !forward_is_at(f, t, n, y, len)) {
+    if ((rc = net_forward(f, t, n, y, len))) return rc;
+    if (fout) to_double(fout, nde_net_output(f->net), len);
+  }
   if (!ja && !g) return 0;
   to_real(f->abuf, a, len);
   if (g && f->np) memset(f->gbuf, 0, f->np * sizeof *f->gbuf);
   rc = nde_net_vjp(f->net, n, f->abuf, ja ? f->dxbuf : NULL, g && f->np ? f->gbuf : NULL);
-  if (rc) return rc;
+  if (rc) {
+    f->fwd_valid = 0;
+    return rc;
+  }
   if (ja) to_double(ja, f->dxbuf, len);
   if (g)
     for (size_t i = 0; i < f->np; i++) g[i] += (double)f->gbuf[i];
   return 0;
 }
 
-int nde_field_eval_jvp(nde_field *f, double t, int n, const double *y, const double *v, double *jv) {
+int nde_field_eval_jvp(nde_field *f, double t, int n, const double *y, const double *v,
+                       double *jv) {
   return f->user.jvp(t, n, y, v, jv, f->user.user);
 }
 
@@ -161,6 +190,7 @@ int nde_field_rhs(nde_field *f, double t, int n, const double *y, double *ydot) 
   NDE_CHECK_NULL(ydot, "nde_field_rhs");
   int rc = check_call(f, n, "nde_field_rhs");
   if (rc) return rc;
+  nde_field_forget_forward(f); /* the caller may have changed the parameters */
   if ((rc = map_rc(f, nde_field_eval(f, t, n, y, ydot), t, "nde_field_rhs"))) return rc;
   if (!nde_all_finite(ydot, (size_t)n * f->dim))
     return nde_error(NDE_ERR_NONFINITE, "nde_field_rhs: non-finite value in f(t = %g, y)", t);
@@ -176,6 +206,7 @@ int nde_field_vjp(nde_field *f, double t, int n, const double *y, const double *
     return nde_error(NDE_ERR_ARG, "nde_field_vjp: this user field has no vjp callback");
   int rc = check_call(f, n, "nde_field_vjp");
   if (rc) return rc;
+  nde_field_forget_forward(f);
   if ((rc = map_rc(f, nde_field_eval_vjp(f, t, n, y, a, NULL, ja, gtheta), t, "nde_field_vjp")))
     return rc;
   if (ja && !nde_all_finite(ja, (size_t)n * f->dim))

@@ -23,6 +23,15 @@ struct nde_field {
    * because nde_net_vjp accumulates in nde_real and we accumulate in double). */
   nde_net *net;
   nde_real *xbuf, *abuf, *dxbuf, *gbuf;
+  /* The network's stored activations are those of its last forward, at
+   * (fwd_t, fwd_n, xbuf), while fwd_valid. A vjp-only call at the same
+   * point reuses them: CVODES evaluates the backward quadrature at exactly
+   * the (t, y) of the backward right-hand side just before it, so this
+   * saves one network forward per quadrature evaluation. nforward counts
+   * the forwards run (for tests). */
+  int fwd_valid, fwd_n;
+  double fwd_t;
+  long nforward;
   /* NDE_FIELD_USER: the copied description and a scratch input cotangent for
    * callers that only want the parameter part. */
   nde_field_user user;
@@ -33,9 +42,14 @@ struct nde_field {
 int nde_field_eval(nde_field *f, double t, int n, const double *y, double *ydot);
 
 /* At (t, y) with cotangent a: if fout, fout = f(t, y); if ja, ja = (df/dy)^T a;
- * if g, g += (df/dtheta)^T a. For a network one forward serves both. */
+ * if g, g += (df/dtheta)^T a. For a network one forward serves both, and
+ * a call without fout at the point of the last forward reuses it. */
 int nde_field_eval_vjp(nde_field *f, double t, int n, const double *y, const double *a,
                        double *fout, double *ja, double *g);
+
+/* Forget the stored forward (call before anything that may change the
+ * network's parameters or run it elsewhere: every solve entry does). */
+void nde_field_forget_forward(nde_field *f);
 
 /* jv = (df/dy) v; only for user fields with a jvp. */
 int nde_field_eval_jvp(nde_field *f, double t, int n, const double *y, const double *v, double *jv);

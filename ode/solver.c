@@ -161,6 +161,7 @@ int nde_ode_forward_batch(nde_ode *ode, int n, const double *y0, double *yout, i
   ode->last_nb = 0;
   ode->phase = NDE_PHASE_FORWARD;
   ode->cv_holds = -1;
+  nde_field_forget_forward(ode->field); /* parameters may have changed since */
   for (int i = 0; i < nint; i++) {
     const double *yi = y0 + (size_t)i * L;
     double *yo = yout + (size_t)i * L;

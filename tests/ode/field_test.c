@@ -2,6 +2,7 @@
  * the parameter gradient accumulates), user fields, and their errors. */
 #include <stdlib.h>
 
+#include "ode/field_impl.h"
 #include "ode/test_fields.h"
 #include "support/testutil.h"
 
@@ -33,10 +34,72 @@ START_TEST(net_field_matches_network) {
   ck_assert_int_eq(nde_net_forward(net, 0.3, 2, x, NULL), NDE_OK);
   ck_assert_int_eq(nde_net_vjp(net, 2, ar, dx, gr), NDE_OK);
   for (int i = 0; i < 6; i++) ck_assert(ja[i] == (double)dx[i]);
-  for (size_t i = 0; i < np; i++) ck_assert_double_eq_tol(g[i], 2.0 * gr[i], 1e-5 * (1 + fabs(g[i])));
+  for (size_t i = 0; i < np; i++)
+    ck_assert_double_eq_tol(g[i], 2.0 * gr[i], 1e-5 * (1 + fabs(g[i])));
   free(g);
   free(gr);
   ck_assert_int_eq(nde_field_rhs(f, 0, 3, y, ydot), NDE_ERR_BATCH);
+  nde_field_free(f);
+  nde_net_free(net);
+}
+END_TEST
+
+/* The reuse of a stored forward (field_impl.h): on the ODE-Net's ODE
+ * function (GroupNorm, in-place ReLU, ConcatConv), a parameter-only vjp at
+ * the point of the previous evaluation runs no forward and gives what a
+ * fresh forward + vjp gives, even after a vjp with another cotangent;
+ * another t or y, or a forget, runs a forward again. */
+START_TEST(net_field_reuses_forward_at_same_point) {
+  nde_net *net;
+  const int n = 3;
+  ck_assert_int_eq(nde_net_create_odefunc(nde_shape_chw(8, 4, 4), 4, n, &net), NDE_OK);
+  nde_rng rng;
+  nde_rng_seed(&rng, 5);
+  nde_net_init(net, &rng);
+  nde_field *f;
+  ck_assert_int_eq(nde_field_create_net(net, &f), NDE_OK);
+  size_t len = (size_t)n * f->dim, np = f->np;
+  double *y = malloc(len * sizeof *y), *a1 = malloc(len * sizeof *a1),
+         *a2 = malloc(len * sizeof *a2), *ja = malloc(len * sizeof *ja), *g = calloc(np, sizeof *g),
+         *gref = calloc(np, sizeof *gref);
+  for (size_t i = 0; i < len; i++) {
+    y[i] = nde_rng_normal(&rng);
+    a1[i] = nde_rng_normal(&rng);
+    a2[i] = nde_rng_normal(&rng);
+  }
+  /* reference: forward + vjp with a2 on a fresh point */
+  nde_field_forget_forward(f);
+  ck_assert_int_eq(nde_field_eval_vjp(f, 0.4, n, y, a2, NULL, NULL, gref), 0);
+  long before = f->nforward;
+  /* the backward-RHS / quadrature pattern: input vjp with a1, then the
+   * parameter vjp with a2 at the same (t, y) */
+  ck_assert_int_eq(nde_field_eval_vjp(f, 0.4, n, y, a1, NULL, ja, NULL), 0);
+  ck_assert_int_eq(f->nforward, before); /* same point as the reference */
+  ck_assert_int_eq(nde_field_eval_vjp(f, 0.4, n, y, a2, NULL, NULL, g), 0);
+  ck_assert_int_eq(f->nforward, before);
+  for (size_t i = 0; i < np; i++)
+    ck_assert_msg(g[i] == gref[i], "g[%zu] %.17g vs %.17g", i, g[i], gref[i]);
+  /* another t, another y, an fout request, or a forget: a new forward */
+  ck_assert_int_eq(nde_field_eval_vjp(f, 0.5, n, y, a2, NULL, NULL, g), 0);
+  ck_assert_int_eq(f->nforward, before + 1);
+  y[7] += 1e-3;
+  ck_assert_int_eq(nde_field_eval_vjp(f, 0.5, n, y, a2, NULL, NULL, g), 0);
+  ck_assert_int_eq(f->nforward, before + 2);
+  ck_assert_int_eq(nde_field_eval_vjp(f, 0.5, n, y, a2, NULL, ja, NULL), 0);
+  ck_assert_int_eq(f->nforward, before + 2);
+  double *fo = malloc(len * sizeof *fo);
+  ck_assert_int_eq(nde_field_eval_vjp(f, 0.5, n, y, a2, fo, NULL, NULL), 0);
+  ck_assert_int_eq(f->nforward, before + 3);
+  nde_field_forget_forward(f);
+  ck_assert_int_eq(nde_field_eval_vjp(f, 0.5, n, y, a2, NULL, ja, NULL), 0);
+  ck_assert_int_eq(f->nforward, before + 4);
+  free(fo);
+  free(y);
+  free(a1);
+  free(a2);
+  free(ja);
+  free(g);
+  free(gref);
   nde_field_free(f);
   nde_net_free(net);
 }
@@ -115,6 +178,7 @@ Suite *ode_field_suite(void) {
   TCase *tc = tcase_create("field");
   tcase_add_test(tc, net_field_matches_network);
   tcase_add_test(tc, net_field_needs_square_network);
+  tcase_add_test(tc, net_field_reuses_forward_at_same_point);
   tcase_add_test(tc, user_field_checks);
   suite_add_tcase(s, tc);
   return s;
