@@ -4,7 +4,8 @@
  *   build/bench/odenet_step [--batch 128] [--steps 20] [--solver adams]
  *        [--adjoint checkpoint] [--rtol 1e-3] [--atol 1e-3] [--threads 2]
  *        [--attractors 0] [--model odenet|resnet6]
- *        [--interp hermite|polynomial] [--checkpoint-steps 100]
+ *        [--interp hermite|polynomial (default: the model's, polynomial)]
+ *        [--checkpoint-steps 100]
  *
  * Prints sec_per_step, nfe_f and nfe_b (means per step; nfe_b counts the
  * backward RHS plus quadrature evaluations), steps, peak_rss_mib (getrusage)
@@ -96,8 +97,9 @@ int main(int argc, char **argv) {
   mo.ode.adjoint = adjoint;
   mo.ode.rtol = atof(opt_str(argc, argv, "--rtol", "1e-3"));
   mo.ode.atol = atof(opt_str(argc, argv, "--atol", "1e-3"));
-  mo.ode.interp = strcmp(opt_str(argc, argv, "--interp", "hermite"), "polynomial") ? NDE_INTERP_HERMITE
-                                                                                     : NDE_INTERP_POLYNOMIAL;
+  const char *interp = opt_str(argc, argv, "--interp", NULL); /* default: the model's */
+  if (interp)
+    mo.ode.interp = strcmp(interp, "polynomial") ? NDE_INTERP_HERMITE : NDE_INTERP_POLYNOMIAL;
   mo.ode.checkpoint_steps = atol(opt_str(argc, argv, "--checkpoint-steps", "100"));
   nde_model *m;
   if (nde_model_create(&mo, &m)) {
@@ -140,7 +142,8 @@ int main(int argc, char **argv) {
   getrusage(RUSAGE_SELF, &ru);
   /* convolution arithmetic per sample */
   double f_ode = 2 * conv_flops(65, 64, 3, 6, 6);
-  double f_stem = conv_flops(1, 64, 3, 26, 26) + conv_flops(64, 64, 4, 13, 13) + conv_flops(64, 64, 4, 6, 6);
+  double f_stem =
+      conv_flops(1, 64, 3, 26, 26) + conv_flops(64, 64, 4, 13, 13) + conv_flops(64, 64, 4, 6, 6);
   double per_step = 3 * f_stem; /* forward + input/weight vjp */
   if (kind == NDE_MODEL_ODENET)
     per_step += (nfe_f / steps) * f_ode + (nfe_b / steps) * 3 * f_ode;
@@ -148,9 +151,11 @@ int main(int argc, char **argv) {
     per_step += 6 * 3 * 2 * conv_flops(64, 64, 3, 6, 6);
   per_step *= batch;
   double sps = t_total / steps;
-  printf("model: %s solver: %s adjoint: %s batch: %d threads: %d rtol: %g atol: %g attractors: %d\n",
-         nde_model_kind_name(kind), nde_ode_method_name(method), nde_adjoint_kind_name(adjoint), batch,
-         threads, mo.ode.rtol, mo.ode.atol, natt);
+  printf("model: %s solver: %s adjoint: %s interp: %s batch: %d threads: %d rtol: %g atol: %g "
+         "attractors: %d\n",
+         nde_model_kind_name(kind), nde_ode_method_name(method), nde_adjoint_kind_name(adjoint),
+         mo.ode.interp == NDE_INTERP_POLYNOMIAL ? "polynomial" : "hermite", batch, threads,
+         mo.ode.rtol, mo.ode.atol, natt);
   printf("sec_per_step: %.4f\n", sps);
   printf("sec_forward: %.4f\nsec_backward: %.4f\n", t_fwd / steps, (t_total - t_fwd) / steps);
   printf("nfe_f: %.1f\nnfe_b: %.1f\nsteps_f: %.1f\nsteps_b: %.1f\n", nfe_f / steps, nfe_b / steps,

@@ -56,7 +56,9 @@ typedef struct nde_model_options {
   int groups;         /* GroupNorm groups, 32 (unused by ResNet-20..56) */
   int attractors;     /* RMAN h, 0 = no RMAN */
   int max_batch;      /* 128 */
-  nde_ode_options ode;   /* ODE block solver and adjoint (DESIGN 4.1: rtol = atol = 1e-3, [0, 1]) */
+  nde_ode_options ode;   /* ODE block solver and adjoint (DESIGN 4.1: rtol = atol = 1e-3, [0, 1]);
+                            nde_ode_options_default() except polynomial checkpoint
+                            interpolation (half the stored history, same accuracy here) */
   nde_rman_options rman; /* energy options and alpha schedule */
 } nde_model_options;
 
