@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "common/error_impl.h"
+#include "common/parallel_impl.h"
 #include "nde/models.h"
 
 /* Samples per stem chunk (see MEMORY above). */
@@ -35,6 +36,8 @@ enum { STEM_CHUNK = 32 };
 struct nde_model {
   nde_model_options opt;
   nde_net *stem, *body, *odefunc, *headf, *linear;
+  nde_net *odefunc_rep[NDE_MAX_SLICES]; /* [0] = odefunc; the others its per-thread copies */
+  int nrep;
   nde_field *field;
   nde_ode *ode;
   nde_rman *rman;
@@ -124,6 +127,7 @@ void nde_model_free(nde_model *m) {
   nde_rman_free(m->rman);
   nde_net_free(m->stem);
   nde_net_free(m->body);
+  for (int k = 1; k < m->nrep; k++) nde_net_free(m->odefunc_rep[k]);
   nde_net_free(m->odefunc);
   nde_net_free(m->headf);
   nde_net_free(m->linear);
@@ -159,6 +163,9 @@ int nde_model_create(const nde_model_options *opt, nde_model **out) {
                      "nde_model_create: need nclasses >= 2, width >= 1, groups >= 1, "
                      "attractors >= 0, max_batch >= 1 (got %d, %d, %d, %d, %d)",
                      opt->nclasses, opt->width, opt->groups, opt->attractors, opt->max_batch);
+  if (opt->threads < 0 || opt->threads > NDE_MAX_SLICES)
+    return nde_error(NDE_ERR_ARG, "nde_model_create: threads %d outside [0, %d]", opt->threads,
+                     NDE_MAX_SLICES);
   if (pn && opt->width % 4)
     return nde_error(NDE_ERR_ARG,
                      "nde_model_create: %s needs a width divisible by 4 (stages of width/4, "
@@ -175,9 +182,17 @@ int nde_model_create(const nde_model_options *opt, nde_model **out) {
   if (rc) goto fail;
   nde_shape st = nde_net_out_shape(m->stem);
   m->dim = nde_shape_numel(st);
-  if (opt->kind == NDE_MODEL_ODENET)
-    rc = nde_net_create_odefunc(st, opt->groups, B, &m->odefunc);
-  else if (pn)
+  if (opt->kind == NDE_MODEL_ODENET) {
+    /* One ODE-function network per thread, each for its slice of the batch. */
+    int T = opt->threads ? opt->threads : nde_blas_threads();
+    if (T > NDE_MAX_SLICES) T = NDE_MAX_SLICES;
+    if (T > B) T = B;
+    const int FB = (B + T - 1) / T;
+    for (m->nrep = 0; m->nrep < T && !rc; m->nrep++)
+      rc = nde_net_create_odefunc(st, opt->groups, FB, &m->odefunc_rep[m->nrep]);
+    if (rc) m->nrep--; /* the failed one is NULL */
+    m->odefunc = m->odefunc_rep[0];
+  } else if (pn)
     rc = nde_net_create_preact_resnet_trunk(st, pn, B, &m->body);
   else
     rc = nde_net_create_resnet6_body(st, opt->groups, B, &m->body);
@@ -212,6 +227,10 @@ int nde_model_create(const nde_model_options *opt, nde_model **out) {
   size_t off = 0;
   bind_slice(m, m->stem, &off);
   m->ode_off = off;
+  for (int k = 1; k < m->nrep; k++) { /* the copies share the ODE function's parameters */
+    size_t o2 = off;
+    bind_slice(m, m->odefunc_rep[k], &o2);
+  }
   bind_slice(m, body, &off);
   bind_slice(m, m->headf, &off);
   bind_slice(m, m->linear, &off);
@@ -221,7 +240,7 @@ int nde_model_create(const nde_model_options *opt, nde_model **out) {
   if ((rc = nde_net_share_scratch(nets, 5))) goto fail;
 
   if (m->odefunc) {
-    if ((rc = nde_field_create_net(m->odefunc, &m->field))) goto fail;
+    if ((rc = nde_field_create_net_split(m->odefunc_rep, m->nrep, &m->field))) goto fail;
     if ((rc = nde_ode_create(m->field, &m->opt.ode, B, &m->ode))) goto fail;
     m->y0 = malloc(nd * sizeof(double));
     m->yT = malloc(nd * sizeof(double));
@@ -290,6 +309,7 @@ int nde_model_set_training(nde_model *m, int training) {
   nde_net *nets[] = {m->stem, m->body, m->odefunc, m->headf, m->linear};
   for (int i = 0; i < 5; i++)
     if (nets[i]) nde_net_set_training(nets[i], training);
+  for (int k = 1; k < m->nrep; k++) nde_net_set_training(m->odefunc_rep[k], training);
   return NDE_OK;
 }
 

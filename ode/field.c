@@ -25,34 +25,64 @@ void nde_field_free(nde_field *f) {
   free(f->xbuf);
   free(f->abuf);
   free(f->dxbuf);
-  free(f->gbuf);
+  for (int k = 0; k < NDE_MAX_SLICES; k++) free(f->gbuf[k]);
   free(f->jscratch);
   free(f);
 }
 
 int nde_field_create_net(nde_net *net, nde_field **out) {
+  return nde_field_create_net_split(&net, 1, out);
+}
+
+int nde_field_create_net_split(nde_net *const *nets, int count, nde_field **out) {
   NDE_CHECK_NULL(out, "nde_field_create_net");
   *out = NULL;
-  NDE_CHECK_NULL(net, "nde_field_create_net");
+  NDE_CHECK_NULL(nets, "nde_field_create_net");
+  if (count < 1 || count > NDE_MAX_SLICES)
+    return nde_error(NDE_ERR_ARG, "nde_field_create_net_split: %d networks (need 1 to %d)", count,
+                     NDE_MAX_SLICES);
+  for (int k = 0; k < count; k++)
+    if (!nets[k])
+      return nde_error(NDE_ERR_NULL, "nde_field_create_net_split: network %d is NULL", k);
+  nde_net *net = nets[0];
   nde_shape si = nde_net_in_shape(net), so = nde_net_out_shape(net);
   if (si.c != so.c || si.h != so.h || si.w != so.w)
     return nde_error(NDE_ERR_SHAPE,
                      "nde_field_create_net: a vector field needs output shape = input shape, "
                      "got input (%d,%d,%d) and output (%d,%d,%d)",
                      si.c, si.h, si.w, so.c, so.h, so.w);
+  for (int k = 1; k < count; k++) {
+    nde_shape sk = nde_net_in_shape(nets[k]), ok = nde_net_out_shape(nets[k]);
+    if (sk.c != si.c || sk.h != si.h || sk.w != si.w || ok.c != so.c || ok.h != so.h ||
+        ok.w != so.w || nde_net_num_params(nets[k]) != nde_net_num_params(net) ||
+        nde_net_max_batch(nets[k]) != nde_net_max_batch(net))
+      return nde_error(NDE_ERR_SHAPE,
+                       "nde_field_create_net_split: network %d differs from network 0 in shape, "
+                       "parameter count or max_batch",
+                       k);
+    if (nde_net_params(nets[k]) != nde_net_params(net))
+      return nde_error(NDE_ERR_ARG,
+                       "nde_field_create_net_split: network %d does not share network 0's "
+                       "parameters (bind them with nde_net_bind)",
+                       k);
+  }
   nde_field *f = calloc(1, sizeof *f);
   if (!f) return nde_error(NDE_ERR_NOMEM, "nde_field_create_net: out of memory");
   f->kind = NDE_FIELD_NET;
-  f->net = net;
+  for (int k = 0; k < count; k++) f->nets[k] = nets[k];
+  f->nslices = count;
+  f->slice_max = nde_net_max_batch(net);
   f->dim = nde_net_in_numel(net);
   f->np = nde_net_num_params(net);
-  f->max_batch = nde_net_max_batch(net);
+  f->max_batch = count * f->slice_max;
   size_t len = (size_t)f->max_batch * f->dim;
   f->xbuf = malloc(len * sizeof *f->xbuf);
   f->abuf = malloc(len * sizeof *f->abuf);
   f->dxbuf = malloc(len * sizeof *f->dxbuf);
-  f->gbuf = malloc((f->np ? f->np : 1) * sizeof *f->gbuf);
-  if (!f->xbuf || !f->abuf || !f->dxbuf || !f->gbuf) {
+  int ok = f->xbuf && f->abuf && f->dxbuf;
+  for (int k = 0; k < count && ok; k++)
+    ok = (f->gbuf[k] = malloc((f->np ? f->np : 1) * sizeof(nde_real))) != NULL;
+  if (!ok) {
     nde_field_free(f);
     return nde_error(NDE_ERR_NOMEM, "nde_field_create_net: out of memory for %zu-value buffers",
                      len);
@@ -104,21 +134,71 @@ void nde_field_forget_forward(nde_field *f) {
   if (f) f->fwd_valid = 0;
 }
 
-/* Network forward on y (converted into xbuf), remembered for reuse. */
-static int net_forward(nde_field *f, double t, int n, const double *y, size_t len) {
-  to_real(f->xbuf, y, len);
-  f->fwd_valid = 0;
-  f->nforward++;
-  int rc = nde_net_forward(f->net, t, n, f->xbuf, NULL);
+/* One network call on a batch, cut into slices run in parallel: slice k
+ * covers samples [first(k), first(k + 1)), nearly equal parts. */
+typedef struct net_call {
+  nde_field *f;
+  double t;
+  int n, nslices;
+  const double *y, *a; /* y: run the forward on it (NULL: reuse the stored one) */
+  double *fout, *ja;   /* outputs in double, or NULL */
+  int want_g;          /* accumulate the parameter vjp into gbuf[k] */
+} net_call;
+
+static int slice_first(const net_call *c, int k) {
+  return (int)(((long)c->n * k) / c->nslices);
+}
+
+static int net_slice(void *arg, int k) {
+  const net_call *c = arg;
+  nde_field *f = c->f;
+  nde_net *net = f->nets[k];
+  const int s0 = slice_first(c, k), ns = slice_first(c, k + 1) - s0;
+  const size_t off = (size_t)s0 * f->dim, len = (size_t)ns * f->dim;
+  if (ns < 1) return 0;
+  int rc;
+  if (c->y) {
+    to_real(f->xbuf + off, c->y + off, len);
+    if ((rc = nde_net_forward(net, c->t, ns, f->xbuf + off, NULL))) return rc;
+    if (c->fout) to_double(c->fout + off, nde_net_output(net), len);
+  }
+  if (!c->ja && !c->want_g) return 0;
+  to_real(f->abuf + off, c->a + off, len);
+  if (c->want_g) memset(f->gbuf[k], 0, f->np * sizeof(nde_real));
+  rc = nde_net_vjp(net, ns, f->abuf + off, c->ja ? f->dxbuf + off : NULL,
+                   c->want_g ? f->gbuf[k] : NULL);
   if (rc) return rc;
-  f->fwd_valid = 1;
-  f->fwd_t = t;
-  f->fwd_n = n;
+  if (c->ja) to_double(c->ja + off, f->dxbuf + off, len);
   return 0;
 }
 
-/* 1 when the stored forward is at (t, y): y converted exactly as
- * net_forward would (into dxbuf, free until the vjp writes it) equals xbuf. */
+/* Run a call; a forward in it is remembered for reuse. */
+static int net_run(nde_field *f, net_call *c) {
+  c->f = f;
+  /* Slices of at least 8 samples: smaller ones cost more in thread starts
+   * and small gemms than they save. */
+  int k = f->nslices;
+  while (k > 1 && c->n < 8 * k && (c->n + k - 2) / (k - 1) <= f->slice_max) k--;
+  c->nslices = k;
+  if (c->y) {
+    f->fwd_valid = 0;
+    f->nforward++;
+  }
+  int rc = nde_run_slices(c->nslices, net_slice, c);
+  if (rc) {
+    f->fwd_valid = 0;
+    return rc;
+  }
+  if (c->y) {
+    f->fwd_valid = 1;
+    f->fwd_t = c->t;
+    f->fwd_n = c->n;
+  }
+  return 0;
+}
+
+/* 1 when the stored forward is at (t, y): y converted exactly as the
+ * forward would (into dxbuf, free until the vjp writes it) equals xbuf. */
 static int forward_is_at(nde_field *f, double t, int n, const double *y, size_t len) {
   if (!f->fwd_valid || f->fwd_t != t || f->fwd_n != n) return 0;
   to_real(f->dxbuf, y, len);
@@ -127,11 +207,8 @@ static int forward_is_at(nde_field *f, double t, int n, const double *y, size_t 
 
 int nde_field_eval(nde_field *f, double t, int n, const double *y, double *ydot) {
   if (f->kind == NDE_FIELD_USER) return f->user.rhs(t, n, y, ydot, f->user.user);
-  size_t len = (size_t)n * f->dim;
-  int rc = net_forward(f, t, n, y, len);
-  if (rc) return rc;
-  to_double(ydot, nde_net_output(f->net), len);
-  return 0;
+  net_call c = {.t = t, .n = n, .y = y, .fout = ydot};
+  return net_run(f, &c);
 }
 
 int nde_field_eval_vjp(nde_field *f, double t, int n, const double *y, const double *a,
@@ -143,22 +220,18 @@ int nde_field_eval_vjp(nde_field *f, double t, int n, const double *y, const dou
     if (!ja && !g) return 0;
     return f->user.vjp(t, n, y, a, ja ? ja : f->jscratch, g, f->user.user);
   }
-  int rc;
-  if (fout || !forward_is_at(f, t, n, y, len)) {
-    if ((rc = net_forward(f, t, n, y, len))) return rc;
-    if (fout) to_double(fout, nde_net_output(f->net), len);
+  const int want_g = g && f->np;
+  net_call c = {.t = t, .n = n, .a = a, .fout = fout, .ja = ja, .want_g = want_g};
+  if (fout || !forward_is_at(f, t, n, y, len)) c.y = y;
+  if (!ja && !want_g) {
+    c.a = NULL;
+    return c.y ? net_run(f, &c) : 0;
   }
-  if (!ja && !g) return 0;
-  to_real(f->abuf, a, len);
-  if (g && f->np) memset(f->gbuf, 0, f->np * sizeof *f->gbuf);
-  rc = nde_net_vjp(f->net, n, f->abuf, ja ? f->dxbuf : NULL, g && f->np ? f->gbuf : NULL);
-  if (rc) {
-    f->fwd_valid = 0;
-    return rc;
-  }
-  if (ja) to_double(ja, f->dxbuf, len);
-  if (g)
-    for (size_t i = 0; i < f->np; i++) g[i] += (double)f->gbuf[i];
+  int rc = net_run(f, &c);
+  if (rc) return rc;
+  if (want_g)
+    for (int k = 0; k < c.nslices; k++)
+      for (size_t i = 0; i < f->np; i++) g[i] += (double)f->gbuf[k][i];
   return 0;
 }
 

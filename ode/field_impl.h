@@ -10,6 +10,7 @@
 #define NDE_ODE_FIELD_IMPL_H
 
 #include "common/error_impl.h"
+#include "common/parallel_impl.h"
 #include "nde/ode.h"
 
 enum { NDE_FIELD_NET = 1, NDE_FIELD_USER = 2 };
@@ -18,12 +19,17 @@ struct nde_field {
   int kind;
   size_t dim, np;
   int max_batch;
-  /* NDE_FIELD_NET: the borrowed network and nde_real conversion buffers of
-   * max_batch * dim values (x, a, dx) and np values (g, a scratch gradient
-   * because nde_net_vjp accumulates in nde_real and we accumulate in double). */
-  nde_net *net;
-  nde_real *xbuf, *abuf, *dxbuf, *gbuf;
-  /* The network's stored activations are those of its last forward, at
+  /* NDE_FIELD_NET: the borrowed networks, nslices of one architecture
+   * sharing one parameter vector, each for batches of up to slice_max
+   * samples: a batch is cut into nslices contiguous slices, evaluated in
+   * parallel (common/parallel_impl.h), nets[s] on slice s. Conversion
+   * buffers of max_batch * dim values (x, a, dx) and, per slice, np values
+   * (gbuf[s]: a scratch gradient, because nde_net_vjp accumulates in
+   * nde_real and we accumulate in double). */
+  nde_net *nets[NDE_MAX_SLICES];
+  int nslices, slice_max;
+  nde_real *xbuf, *abuf, *dxbuf, *gbuf[NDE_MAX_SLICES];
+  /* The networks' stored activations are those of their last forward, at
    * (fwd_t, fwd_n, xbuf), while fwd_valid. A vjp-only call at the same
    * point reuses them: CVODES evaluates the backward quadrature at exactly
    * the (t, y) of the backward right-hand side just before it, so this

@@ -56,6 +56,10 @@ typedef struct nde_model_options {
   int groups;         /* GroupNorm groups, 32 (unused by ResNet-20..56) */
   int attractors;     /* RMAN h, 0 = no RMAN */
   int max_batch;      /* 128 */
+  int threads;        /* ODE-Net: threads that evaluate the ODE function, each on a slice
+                         of the batch with its own copy of the network's activations
+                         (nde_field_create_net_split), 1 to 8; 0 (default): the BLAS
+                         thread count (OPENBLAS_NUM_THREADS) at create time */
   nde_ode_options ode;   /* ODE block solver and adjoint (DESIGN 4.1: rtol = atol = 1e-3, [0, 1]);
                             nde_ode_options_default() except polynomial checkpoint
                             interpolation (half the stored history, same accuracy here) */
@@ -118,7 +122,8 @@ const nde_real *nde_model_features(const nde_model *m);
 /* The ODE block's solver (NULL for ResNets), e.g. for cumulative statistics. */
 nde_ode *nde_model_ode(nde_model *m);
 /* The ODE block's function network f(t, h) (NULL for ResNets), bound to the
- * model's parameter vector: e.g. for its Jacobian at a state. */
+ * model's parameter vector: e.g. for its Jacobian at a state. Its max_batch
+ * is ceil(max_batch / threads), the slice one thread evaluates. */
 nde_net *nde_model_odefunc(nde_model *m);
 
 #ifdef __cplusplus

@@ -81,6 +81,15 @@ typedef struct nde_field_user {
  * maximum batch is the network's. Conversion buffers between double and
  * nde_real are allocated here. */
 int nde_field_create_net(nde_net *net, nde_field **out);
+/* A network field evaluated in parallel: count (1 to 8) networks of one
+ * architecture and one max_batch m, all bound to the same parameter vector
+ * (nde_net_bind), each with its own activations and scratch. The field's
+ * max_batch is count * m; a batch of n samples is cut into up to count
+ * contiguous slices (slices of at least 8 samples), each evaluated by its
+ * own network on its own thread while BLAS runs single-threaded. Results
+ * equal the single network's up to the rounding of the parameter-gradient
+ * sum over slices. The networks are borrowed. */
+int nde_field_create_net_split(nde_net *const *nets, int count, nde_field **out);
 
 /* Copy a user field description (callbacks, sizes, user pointer). */
 int nde_field_create_user(const nde_field_user *def, nde_field **out);

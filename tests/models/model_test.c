@@ -239,6 +239,7 @@ START_TEST(stem_chunks_against_loss) {
     nde_model_options o = small(kind, kind == NDE_MODEL_ODENET ? 2 : 0);
     if (kind == NDE_MODEL_ODENET) o = fixed_step(o, 0.25);
     o.max_batch = BIG_N;
+    o.threads = 2; /* the ODE function in two slices of 35 on two threads */
     nde_model *m;
     ck_assert_int_eq(nde_model_create(&o, &m), NDE_OK);
     nde_rng rng;
@@ -292,6 +293,58 @@ START_TEST(stem_chunks_against_loss) {
 }
 END_TEST
 
+/* The ODE function on 1 or 3 threads (nde_model_options.threads): the same
+ * loss, NFE and gradient, up to the rounding of the slice sums, through
+ * RK4 with direct backprop. (Through an adaptive solver a rounding-level
+ * difference may move a step, and the gradients then differ at the level
+ * of the solver's error; tests/ode/field_split_test.c checks the field
+ * itself.) */
+START_TEST(odenet_threads_agree) {
+  double loss[2];
+  long nfe[2];
+  double *g[2];
+  size_t np = 0;
+  for (int v = 0; v < 2; v++) {
+    nde_model_options o = fixed_step(small(NDE_MODEL_ODENET, 2), 0.25);
+    o.max_batch = BIG_N;
+    o.threads = v ? 3 : 1;
+    nde_model *m;
+    ck_assert_int_eq(nde_model_create(&o, &m), NDE_OK);
+    ck_assert_int_eq(nde_net_max_batch(nde_model_odefunc(m)), v ? 24 : BIG_N);
+    nde_rng rng;
+    nde_rng_seed(&rng, 11);
+    ck_assert_int_eq(nde_model_init(m, &rng), NDE_OK);
+    nde_real *x = malloc(BIG_N * 144 * sizeof *x);
+    int labels[BIG_N];
+    tu_fill_normal(x, BIG_N * 144, 1.0, &rng);
+    for (int i = 0; i < BIG_N; i++) labels[i] = (int)nde_rng_below(&rng, 3);
+    nde_model_result r;
+    ck_assert_int_eq(nde_model_forward(m, BIG_N, x, labels, alpha, 1, &r), NDE_OK);
+    ck_assert_int_eq(nde_model_backward(m, NULL), NDE_OK);
+    loss[v] = r.loss;
+    nfe[v] = r.fwd.nfe;
+    np = nde_model_num_params(m);
+    g[v] = malloc(np * sizeof(double));
+    for (size_t i = 0; i < np; i++) g[v][i] = nde_model_grads(m)[i];
+    free(x);
+    nde_model_free(m);
+  }
+  const double e = tu_max_rel_err(g[1], g[0], np);
+  printf("odenet 3 threads vs 1: loss %.9g vs %.9g, nfe %ld vs %ld, gradient %.3e\n", loss[1],
+         loss[0], nfe[1], nfe[0], e);
+  fflush(stdout);
+  ck_assert_int_eq(nfe[1], nfe[0]);
+  ck_assert_double_le(fabs(loss[1] - loss[0]), (NDE_REAL_IS_DOUBLE ? 1e-12 : 1e-5) * fabs(loss[0]));
+  ck_assert_double_le(e, NDE_REAL_IS_DOUBLE ? 1e-9 : 1e-3);
+  free(g[0]);
+  free(g[1]);
+  nde_model_options o = small(NDE_MODEL_ODENET, 0);
+  o.threads = 9; /* more than the 8 slices nde runs */
+  nde_model *m;
+  ck_assert_int_eq(nde_model_create(&o, &m), NDE_ERR_ARG);
+}
+END_TEST
+
 START_TEST(model_errors) {
   nde_model *m = NULL;
   nde_model_options o = small(NDE_MODEL_ODENET, 0);
@@ -327,6 +380,7 @@ Suite *model_suite(void) {
   tcase_add_test(tc, odenet_adjoints_agree_and_direct_converges);
   tcase_add_test(tc, resnet6_against_loss);
   tcase_add_test(tc, stem_chunks_against_loss);
+  tcase_add_test(tc, odenet_threads_agree);
   tcase_add_test(tc, model_errors);
   suite_add_tcase(s, tc);
   return s;

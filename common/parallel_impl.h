@@ -1,0 +1,30 @@
+/* Private to nde: run a few slices of work on their own threads.
+ *
+ * nde's arithmetic outside BLAS (im2col, norms, activations, type
+ * conversions) is single-threaded, so a network evaluated on one thread
+ * with a 2-thread BLAS leaves the second core idle whenever it is not in a
+ * gemm (about half of an ODE-function evaluation at batch 128). Cutting the
+ * batch into slices evaluated on their own threads, each with a
+ * single-threaded BLAS, keeps every core busy for the whole evaluation. */
+#ifndef NDE_PARALLEL_IMPL_H
+#define NDE_PARALLEL_IMPL_H
+
+/* Most slices nde runs at once. */
+#define NDE_MAX_SLICES 8
+
+/* One slice of work: returns 0 or an nde error code (with its message set
+ * in the calling thread, as usual). */
+typedef int (*nde_slice_fn)(void *arg, int slice);
+
+/* Run fn(arg, s) for s = 0 .. count - 1, slice 0 on the calling thread and
+ * each other slice on a thread of its own, with BLAS single-threaded until
+ * all have returned (then restored). Returns the code of the lowest failing
+ * slice, with that slice's message as the calling thread's nde_last_error();
+ * 0 when all succeed. count <= 1 runs fn(arg, 0) directly; if a thread
+ * cannot be started its slice runs on the calling thread afterwards. */
+int nde_run_slices(int count, nde_slice_fn fn, void *arg);
+
+/* The thread count BLAS (OpenBLAS) uses now, >= 1. */
+int nde_blas_threads(void);
+
+#endif
