@@ -42,7 +42,7 @@
  * is chosen in setup from max_batch (see CHUNK_BYTES below): temporaries of
  * a few MB while the gemm's N = Ho*Wo*chunk stays in the thousands.
  *   - If the whole max_batch fits one chunk, cols is the layer's own buffer
- *     and kept from forward for dW_x, as above (the ODE function's convs).
+ *     and kept from forward for dW_x, as above (small layers).
  *   - Otherwise cols lives in the network's scratch arena and vjp rebuilds
  *     each chunk's columns from the stored input x before its dW_x gemm:
  *     one more im2col (memory bound, a small fraction of the gemm time)
@@ -108,18 +108,30 @@ static nde_real *alloc_reals(size_t n) { return malloc((n ? n : 1) * sizeof(nde_
 
 /* Chunk size (see MEMORY above). A chunk's temporaries should fit
  * CHUNK_BYTES, but its gemms keep at least MIN_GEMM_COLS columns
- * (Ho*Wo*chunk): on the shared 2-core machine the ODE function's three
- * gemms ran at 0.83-0.93 of their batch-128 rate per flop at half that
- * width (2304 columns), at 0.5-0.8 at a quarter (each call pays the
- * wake-up of the BLAS threads). The batch is then cut into equal chunks no smaller than
- * that. At batch 128, float: the ODE function's convs keep their columns
- * (one chunk, 11.8 MB of temporaries); the stem's conv4x4 at 26x26 runs in
- * 9 chunks of 15 samples (11 MB instead of 94 MB), at 13x13 in 2 of 64. */
+ * (Ho*Wo*chunk), below which BLAS's per-call costs (packing the weights,
+ * waking its threads) dominate. The batch is then cut into equal chunks no
+ * smaller than that.
+ *
+ * Why 2 MB: this machine streams DRAM at about 18 GB/s (bench: a 16 MB
+ * memcpy) against 80 GB/s within 4 MB, and im2col columns are written once
+ * and read once by the gemm's packing, so columns that stay in cache cost
+ * a fraction of columns that go to DRAM. With 8 MB / 2304 columns (the
+ * ODE function's columns then kept whole from forward) `odenet_step
+ * --split 2` took 0.75-0.89 s per step and 233 MiB; with 2 MB / 1152,
+ * 0.70-0.74 s and 199 MiB; ResNet-6 0.31-0.40 s, 279 MiB before and
+ * 0.30-0.35 s, 129 MiB after (three alternating runs each). 2 MB / 576
+ * saved 10 MB more but cost ResNet-6 10% (smaller gemms on 2 BLAS threads).
+ * At batch 128 in two slices of 64, float: the ODE function's convs run in
+ * 2 chunks of 32 (1152 columns) and rebuild their columns in vjp; the
+ * stem's conv4x4 at 26x26 in 4 chunks of 8 per stem chunk of 32. */
 #ifndef NDE_CONV_CHUNK_BYTES
-#define NDE_CONV_CHUNK_BYTES (8 << 20)
+#define NDE_CONV_CHUNK_BYTES (2 << 20)
 #endif
 #define CHUNK_BYTES ((size_t)(NDE_CONV_CHUNK_BYTES))
-#define MIN_GEMM_COLS 2304
+#ifndef NDE_CONV_MIN_GEMM_COLS
+#define NDE_CONV_MIN_GEMM_COLS 1152
+#endif
+#define MIN_GEMM_COLS NDE_CONV_MIN_GEMM_COLS
 
 /* n values rounded up to a multiple of 64 bytes. */
 static size_t align64(size_t n) {

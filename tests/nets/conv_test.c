@@ -378,11 +378,11 @@ END_TEST
  * in vjp (nets/conv2d.c, MEMORY); at max_batch 1 the same layer keeps its
  * one sample's columns from forward. Both must give the same y, dx and
  * parameter gradient (the latter summed over samples) up to rounding.
- * Shapes, with their float chunk sizes at these batches: a 4x4 stride-2
- * conv at 26x26 like the ODE-Net stem's (2 chunks of 40), the stem's first
- * conv3x3 at 28x28 (2 of 50), the ODE function's ConcatConv3x3 at 6x6
- * (3 of 100, flipped input vjp) and a 1x1 conv (2 of 65, the second
- * partial). */
+ * Shapes, with their float chunk sizes at these batches (2 MB chunks of
+ * at least 1152 gemm columns): a 4x4 stride-2 conv at 26x26 like the
+ * ODE-Net stem's (8 chunks of 10), the stem's first conv3x3 at 28x28 (10
+ * of 10), the ODE function's ConcatConv3x3 at 6x6 (9 of 34, flipped input
+ * vjp, the last partial) and a 1x1 conv (8 of 17, the last partial). */
 START_TEST(chunked_batch_matches_per_sample) {
   static const struct {
     int concat, cin, h, cout, k, stride, pad, n;
@@ -453,7 +453,7 @@ START_TEST(shared_scratch_matches_own) {
   nde_layer_spec sa[] = {nde_spec_conv2d(8, 4, 2, 1), nde_spec_act(NDE_LAYER_RELU)};
   nde_layer_spec sb = nde_spec_concat_conv2d(8, 3, 1, 1);
   const nde_shape ina = nde_shape_chw(16, 26, 26), inb = nde_shape_chw(8, 6, 6);
-  const int n = 100; /* 2 chunks of 50 */
+  const int n = 100; /* 10 chunks of 10 */
   nde_net *a[2], *b[2];
   for (int k = 0; k < 2; k++) {
     ck_assert_int_eq(nde_net_create(ina, n, sa, 2, &a[k]), NDE_OK);
