@@ -5,7 +5,10 @@
  *        [--adjoint checkpoint] [--rtol 1e-3] [--atol 1e-3] [--threads 2]
  *        [--attractors 0] [--model odenet|resnet6]
  *        [--interp hermite|polynomial (default: the model's, polynomial)]
- *        [--checkpoint-steps 100]
+ *        [--checkpoint-steps 100] [--h0 0 (solver's estimate)]
+ *        [--split 0 (ODE-function batch slices on their own threads; 0: --threads)]
+ *        [--input normal|fashion (N(0,1) pixels, or the first Fashion-MNIST
+ *         training images scaled to [0, 1] as bench/torch_reference does)]
  *
  * Prints sec_per_step, nfe_f and nfe_b (means per step; nfe_b counts the
  * backward RHS plus quadrature evaluations), steps, peak_rss_mib (getrusage)
@@ -73,6 +76,49 @@ static double gemm_rate(int batch) {
   return 2.0 * m * k * n / best * 1e-9;
 }
 
+/* Mean seconds of one ODE-function evaluation f(t, y) and of one
+ * vector-Jacobian product with a fresh forward (what a backward RHS plus
+ * its quadrature costs) at batch n, through a field split over `split`
+ * threads: the per-evaluation costs, independent of NFE (the PyTorch
+ * reference in bench/torch_reference prints the same two). */
+static void eval_costs(int n, int split, double *sec_f, double *sec_vjp) {
+  nde_net *nets[8] = {0};
+  nde_field *f = NULL;
+  const int per = (n + split - 1) / split;
+  nde_rng rng;
+  nde_rng_seed(&rng, 3);
+  for (int k = 0; k < split; k++) {
+    if (nde_net_create_odefunc(nde_shape_chw(64, 6, 6), 32, per, &nets[k])) {
+      fprintf(stderr, "odenet_step: %s\n", nde_last_error());
+      exit(1);
+    }
+    if (k) nde_net_bind(nets[k], nde_net_params(nets[0]), nde_net_grads(nets[0]));
+  }
+  nde_net_init(nets[0], &rng);
+  if (nde_field_create_net_split(nets, split, &f)) {
+    fprintf(stderr, "odenet_step: %s\n", nde_last_error());
+    exit(1);
+  }
+  const size_t len = (size_t)n * 2304, np = nde_field_num_params(f);
+  double *y = malloc(len * sizeof *y), *a = malloc(len * sizeof *a), *o = malloc(len * sizeof *o);
+  double *g = calloc(np, sizeof *g);
+  for (size_t i = 0; i < len; i++) y[i] = nde_rng_normal(&rng), a[i] = 1e-3 * nde_rng_normal(&rng);
+  const int reps = 20;
+  nde_field_rhs(f, 0.5, n, y, o);
+  double t0 = now_sec();
+  for (int r = 0; r < reps; r++) nde_field_rhs(f, 0.5, n, y, o);
+  *sec_f = (now_sec() - t0) / reps;
+  t0 = now_sec();
+  for (int r = 0; r < reps; r++) nde_field_vjp(f, 0.5, n, y, a, o, g);
+  *sec_vjp = (now_sec() - t0) / reps;
+  free(y);
+  free(a);
+  free(o);
+  free(g);
+  nde_field_free(f);
+  for (int k = 0; k < split; k++) nde_net_free(nets[k]);
+}
+
 static double conv_flops(int cin, int cout, int k, int hout, int wout) {
   return 2.0 * cout * cin * k * k * hout * wout;
 }
@@ -101,6 +147,8 @@ int main(int argc, char **argv) {
   if (interp)
     mo.ode.interp = strcmp(interp, "polynomial") ? NDE_INTERP_HERMITE : NDE_INTERP_POLYNOMIAL;
   mo.ode.checkpoint_steps = atol(opt_str(argc, argv, "--checkpoint-steps", "100"));
+  mo.ode.h0 = atof(opt_str(argc, argv, "--h0", "0"));
+  mo.threads = atoi(opt_str(argc, argv, "--split", "0"));
   nde_model *m;
   if (nde_model_create(&mo, &m)) {
     fprintf(stderr, "odenet_step: %s\n", nde_last_error());
@@ -114,6 +162,19 @@ int main(int argc, char **argv) {
   int *labels = malloc((size_t)batch * sizeof *labels);
   for (size_t i = 0; i < nx; i++) x[i] = (nde_real)nde_rng_normal(&rng);
   for (int i = 0; i < batch; i++) labels[i] = (int)nde_rng_below(&rng, 10);
+  const char *input = opt_str(argc, argv, "--input", "normal");
+  if (!strcmp(input, "fashion")) { /* the first training images, pixel / 255, as the reference */
+    nde_dataset *ds;
+    if (nde_data_load_fashion_mnist(NDE_FASHION_MNIST_DIR, 1, &ds)) {
+      fprintf(stderr, "odenet_step: %s\n", nde_last_error());
+      return 1;
+    }
+    for (size_t i = 0; i < nx; i++) x[i] = (nde_real)(ds->pixels[i % ((size_t)ds->n * 784)] / 255.0);
+    nde_dataset_free(ds);
+  } else if (strcmp(input, "normal")) {
+    fprintf(stderr, "odenet_step: --input %s: choose normal or fashion\n", input);
+    return 2;
+  }
 
   double t_total = 0, t_fwd = 0, nfe_f = 0, nfe_b = 0, st_f = 0, st_b = 0;
   int rc = 0;
@@ -152,10 +213,10 @@ int main(int argc, char **argv) {
   per_step *= batch;
   double sps = t_total / steps;
   printf("model: %s solver: %s adjoint: %s interp: %s batch: %d threads: %d rtol: %g atol: %g "
-         "attractors: %d\n",
+         "attractors: %d split: %d input: %s\n",
          nde_model_kind_name(kind), nde_ode_method_name(method), nde_adjoint_kind_name(adjoint),
          mo.ode.interp == NDE_INTERP_POLYNOMIAL ? "polynomial" : "hermite", batch, threads,
-         mo.ode.rtol, mo.ode.atol, natt);
+         mo.ode.rtol, mo.ode.atol, natt, mo.threads ? mo.threads : threads, input);
   printf("sec_per_step: %.4f\n", sps);
   printf("sec_forward: %.4f\nsec_backward: %.4f\n", t_fwd / steps, (t_total - t_fwd) / steps);
   printf("nfe_f: %.1f\nnfe_b: %.1f\nsteps_f: %.1f\nsteps_b: %.1f\n", nfe_f / steps, nfe_b / steps,
@@ -165,6 +226,12 @@ int main(int argc, char **argv) {
   double g = gemm_rate(batch);
   printf("gemm_gflops: %.1f\nfraction_of_gemm: %.3f\nmin_sec_at_gemm_rate: %.4f\n", g,
          per_step / sps * 1e-9 / g, per_step * 1e-9 / g);
+  if (kind == NDE_MODEL_ODENET) {
+    double sf, sv;
+    const int split = mo.threads ? mo.threads : threads;
+    eval_costs(batch, split, &sf, &sv);
+    printf("sec_f_eval: %.5f\nsec_vjp_eval: %.5f\n", sf, sv);
+  }
   nde_model_free(m);
   free(x);
   free(labels);
