@@ -149,6 +149,7 @@ int main(int argc, char **argv) {
   mo.ode.checkpoint_steps = atol(opt_str(argc, argv, "--checkpoint-steps", "100"));
   mo.ode.h0 = atof(opt_str(argc, argv, "--h0", "0"));
   mo.threads = atoi(opt_str(argc, argv, "--split", "0"));
+  mo.ode.nls_coef = atof(opt_str(argc, argv, "--nls-coef", "0"));
   nde_model *m;
   if (nde_model_create(&mo, &m)) {
     fprintf(stderr, "odenet_step: %s\n", nde_last_error());

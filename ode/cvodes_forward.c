@@ -89,6 +89,7 @@ static int cv_common_setup(nde_ode *ode, void *mem) {
   if (!flag && o->h0 > 0) flag = CVodeSetInitStep(mem, o->h0);
   if (!flag && o->hmin > 0) flag = CVodeSetMinStep(mem, o->hmin);
   if (!flag && o->hmax > 0) flag = CVodeSetMaxStep(mem, o->hmax);
+  if (!flag && o->nls_coef > 0) flag = CVodeSetNonlinConvCoef(mem, o->nls_coef);
   return flag;
 }
 

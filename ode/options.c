@@ -141,6 +141,9 @@ int nde_ode_check_options(const nde_ode_options *o, const nde_field *field) {
   if (o->interp != NDE_INTERP_HERMITE && o->interp != NDE_INTERP_POLYNOMIAL)
     return nde_error(NDE_ERR_ARG, "%s: interp %d is neither Hermite (0) nor polynomial (1)", w,
                      o->interp);
+  if (!(o->nls_coef >= 0) || !isfinite(o->nls_coef))
+    return nde_error(NDE_ERR_ARG, "%s: nls_coef %g must be finite and >= 0 (0: CVODES's 0.1)", w,
+                     o->nls_coef);
   if (o->seminorm < NDE_SEMINORM_NONE || o->seminorm > NDE_SEMINORM_PARAMS_STATE)
     return nde_error(NDE_ERR_ARG, "%s: seminorm %d out of range [0, 2]", w, o->seminorm);
   if (o->seminorm == NDE_SEMINORM_PARAMS_STATE && o->adjoint == NDE_ADJ_BACKSOLVE &&

@@ -187,6 +187,10 @@ typedef struct nde_ode_options {
   long checkpoint_steps; /* CHECKPOINT: steps between checkpoints (CVodeAdjInit Nd), 100 */
   int seminorm;        /* nde_seminorm_kind, NDE_SEMINORM_PARAMS */
   double rtol_b, atol_b; /* backward tolerances, 0: same as forward */
+  double nls_coef;     /* ADAMS, BDF: coefficient of the nonlinear solver's convergence test
+                          (CVodeSetNonlinConvCoef: iterate until the correction's weighted
+                          norm is below nls_coef times the local error bound), forward
+                          solve only; 0: CVODES's 0.1 */
 } nde_ode_options;
 
 /* The defaults documented above. */

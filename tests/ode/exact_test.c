@@ -4,6 +4,7 @@
  * rtol = atol = 1e-8; Euler and RK4 with small steps and a tolerance
  * fitting their order. */
 #include <math.h>
+#include <stdio.h>
 
 #include "ode/test_fields.h"
 #include "support/testutil.h"
@@ -118,6 +119,46 @@ START_TEST(linear_system_every_method) {
 }
 END_TEST
 
+/* A looser nonlinear convergence test (nls_coef, CVODES Adams and BDF)
+ * takes no more evaluations and stays within the accuracy demanded at
+ * rtol = atol = 1e-8; a negative or non-finite coefficient is refused. */
+START_TEST(nls_coef_keeps_accuracy) {
+  const int m = _i;
+  nde_field_user u = {3, 0, 2, lin_rhs, NULL, NULL, NULL};
+  nde_field *f;
+  ck_assert_int_eq(nde_field_create_user(&u, &f), NDE_OK);
+  double y0[6] = {1, 0.5, -2, 0.3, -1, 0.7}, ex[6];
+  lin_exact(1.5, y0, ex);
+  lin_exact(1.5, y0 + 3, ex + 3);
+  long nfe[2];
+  for (int v = 0; v < 2; v++) {
+    nde_ode_options o = method_opts(m);
+    o.T = 1.5;
+    o.nls_coef = v ? 0.3 : 0;
+    nde_ode *ode;
+    ck_assert_int_eq(nde_ode_create(f, &o, 2, &ode), NDE_OK);
+    double y[6];
+    nde_ode_stats st;
+    ck_assert_int_eq(nde_ode_solve(ode, 2, y0, y), NDE_OK);
+    ck_assert_int_eq(nde_ode_last_stats(ode, &st, NULL), NDE_OK);
+    nfe[v] = st.nfe;
+    for (int i = 0; i < 6; i++)
+      ck_assert_msg(fabs(y[i] - ex[i]) <= method_tol(m), "%s nls_coef %g: y[%d] = %.12g, exact %.12g",
+                    nde_ode_method_name(m), o.nls_coef, i, y[i], ex[i]);
+    nde_ode_free(ode);
+  }
+  printf("%s: nfe %ld at nls_coef 0.1, %ld at 0.3\n", nde_ode_method_name(m), nfe[0], nfe[1]);
+  ck_assert_int_le(nfe[1], nfe[0]);
+  nde_ode_options o = method_opts(m);
+  nde_ode *ode = NULL;
+  o.nls_coef = -0.1;
+  ck_assert_int_eq(nde_ode_create(f, &o, 2, &ode), NDE_ERR_ARG);
+  o.nls_coef = NAN;
+  ck_assert_int_eq(nde_ode_create(f, &o, 2, &ode), NDE_ERR_ARG);
+  nde_field_free(f);
+}
+END_TEST
+
 START_TEST(time_dependent_field_from_t0) {
   int m = _i;
   nde_field_user u = {1, 0, 1, tf_cos_rhs, NULL, NULL, NULL};
@@ -176,6 +217,7 @@ Suite *ode_exact_suite(void) {
   tcase_add_loop_test(tc, scalar_growth_every_method, NDE_ODE_ADAMS, NDE_ODE_RK4 + 1);
   tcase_add_loop_test(tc, oscillator_several_outputs_every_method, NDE_ODE_ADAMS, NDE_ODE_RK4 + 1);
   tcase_add_loop_test(tc, linear_system_every_method, NDE_ODE_ADAMS, NDE_ODE_RK4 + 1);
+  tcase_add_loop_test(tc, nls_coef_keeps_accuracy, NDE_ODE_ADAMS, NDE_ODE_BDF + 1);
   tcase_add_loop_test(tc, time_dependent_field_from_t0, NDE_ODE_ADAMS, NDE_ODE_RK4 + 1);
   tcase_add_loop_test(tc, dense_outputs_with_large_steps, NDE_ODE_ADAMS, NDE_ODE_RK4 + 1);
   suite_add_tcase(s, tc);
