@@ -7,6 +7,7 @@
  *        [--interp hermite|polynomial (default: the model's, polynomial)]
  *        [--checkpoint-steps 100] [--h0 0 (solver's estimate)]
  *        [--split 0 (ODE-function batch slices on their own threads; 0: --threads)]
+ *        [--nls-coef C (default: the model's, 0.2; 0: CVODES's 0.1)]
  *        [--input normal|fashion (N(0,1) pixels, or the first Fashion-MNIST
  *         training images scaled to [0, 1] as bench/torch_reference does)]
  *
@@ -149,7 +150,8 @@ int main(int argc, char **argv) {
   mo.ode.checkpoint_steps = atol(opt_str(argc, argv, "--checkpoint-steps", "100"));
   mo.ode.h0 = atof(opt_str(argc, argv, "--h0", "0"));
   mo.threads = atoi(opt_str(argc, argv, "--split", "0"));
-  mo.ode.nls_coef = atof(opt_str(argc, argv, "--nls-coef", "0"));
+  const char *nls = opt_str(argc, argv, "--nls-coef", NULL); /* default: the model's (0.2) */
+  if (nls) mo.ode.nls_coef = atof(nls);
   nde_model *m;
   if (nde_model_create(&mo, &m)) {
     fprintf(stderr, "odenet_step: %s\n", nde_last_error());
@@ -214,10 +216,11 @@ int main(int argc, char **argv) {
   per_step *= batch;
   double sps = t_total / steps;
   printf("model: %s solver: %s adjoint: %s interp: %s batch: %d threads: %d rtol: %g atol: %g "
-         "attractors: %d split: %d input: %s\n",
+         "attractors: %d split: %d input: %s nls_coef: %g\n",
          nde_model_kind_name(kind), nde_ode_method_name(method), nde_adjoint_kind_name(adjoint),
          mo.ode.interp == NDE_INTERP_POLYNOMIAL ? "polynomial" : "hermite", batch, threads,
-         mo.ode.rtol, mo.ode.atol, natt, mo.threads ? mo.threads : threads, input);
+         mo.ode.rtol, mo.ode.atol, natt, mo.threads ? mo.threads : threads, input,
+         mo.ode.nls_coef > 0 ? mo.ode.nls_coef : 0.1);
   printf("sec_per_step: %.4f\n", sps);
   printf("sec_forward: %.4f\nsec_backward: %.4f\n", t_fwd / steps, (t_total - t_fwd) / steps);
   printf("nfe_f: %.1f\nnfe_b: %.1f\nsteps_f: %.1f\nsteps_b: %.1f\n", nfe_f / steps, nfe_b / steps,

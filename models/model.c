@@ -11,53 +11,11 @@
  * global average pool alone. The pooled features have `width` values in
  * every model, which is what RMAN and the linear layer see.
  *
- * MEMORY: THE STEM IN CHUNKS. The stem works on the large input planes
- * (the ODE-Net's stores 64x26x26 activations, 0.66 MB per sample with its
- * cotangents, 84 MB at batch 128), yet every stem is a per-sample map
- * (convolutions, GroupNorm, ReLU; no BatchNorm), so the batch can go
- * through it in chunks. The stem network is therefore sized for
- * STEM_CHUNK samples: forward runs the chunks one after another, keeping
- * only their outputs (the body's input); backward walks them in reverse,
- * recomputing each chunk's forward from a copy of x before its vjp (the
- * last chunk's activations are still there from forward). The price is
- * one extra stem forward on all but one chunk per step: at batch 128,
- * three quarters of 3.5 GFLOP, about 4% of an ODE-Net step's arithmetic,
- * for about 60 MB less memory. */
+ * The stem runs in chunks on several threads: models/stem.c. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/error_impl.h"
-#include "common/parallel_impl.h"
-#include "nde/models.h"
-
-/* Samples per stem chunk (see MEMORY above). */
-enum { STEM_CHUNK = 32 };
-
-struct nde_model {
-  nde_model_options opt;
-  nde_net *stem, *body, *odefunc, *headf, *linear;
-  nde_net *odefunc_rep[NDE_MAX_SLICES]; /* [0] = odefunc; the others its per-thread copies */
-  int nrep;
-  nde_field *field;
-  nde_ode *ode;
-  nde_rman *rman;
-  size_t nparam, att_off, ode_off;
-  nde_real *params, *grads;
-  size_t dim;        /* state values per sample (body input) */
-  double *y0, *yT;   /* ODE block state buffers (n * dim) */
-  double *dyT, *dy0; /* their cotangents, in the same two buffers: the adjoint keeps its own
-                        copies of y0 and yT from forward, and the model reads yT only to
-                        convert it to hT */
-  double *gtheta;    /* ODE function parameter gradient in double */
-  nde_real *hT, *dh; /* ODE block output as nde_real (then the body's input cotangent), the
-                        body's output cotangent */
-  nde_real *dlogits, *dfeat;
-  nde_real *x;       /* copy of the last input, for the stem's recomputation (NULL when
-                        max_batch fits one stem chunk) */
-  int stem_held;     /* the stem chunk whose activations the stem network holds */
-  int last_n, last_grad;
-  double last_alpha;
-};
+#include "models/model_impl.h"
 
 /* Blocks per stage of a pre-activation CIFAR ResNet (depth 6n + 2), 0 for
  * the other kinds. */
@@ -134,6 +92,10 @@ void nde_model_free(nde_model *m) {
   nde_ode_free(m->ode);
   nde_field_free(m->field);
   nde_rman_free(m->rman);
+  for (int k = 1; k < m->nstem; k++) {
+    nde_net_free(m->stem_rep[k]);
+    free(m->stem_grad[k]);
+  }
   nde_net_free(m->stem);
   nde_net_free(m->body);
   for (int k = 1; k < m->nrep; k++) nde_net_free(m->odefunc_rep[k]);
@@ -185,17 +147,26 @@ int nde_model_create(const nde_model_options *opt, nde_model **out) {
   m->opt = *opt;
   m->opt.ode.tout = NULL; /* the model always uses the single output time T */
   m->opt.ode.nout = 0;
-  const int B = opt->max_batch, SB = B < STEM_CHUNK ? B : STEM_CHUNK;
-  int rc = pn ? nde_net_create_preact_resnet_stem(opt->in, opt->width / 4, SB, &m->stem)
-              : nde_net_create_odenet_stem(opt->in, opt->width, opt->groups, SB, &m->stem);
+  const int B = opt->max_batch;
+  m->threads = opt->threads ? opt->threads : nde_blas_threads();
+  if (m->threads > NDE_MAX_SLICES) m->threads = NDE_MAX_SLICES;
+  if (m->threads > B) m->threads = B;
+  const int T = m->threads;
+  /* One stem network per thread, STEM_CHUNK samples in all (models/stem.c). */
+  const int SC = B < STEM_CHUNK ? B : STEM_CHUNK, SB = (SC + T - 1) / T;
+  int rc = 0;
+  for (m->nstem = 0; m->nstem < T && !rc; m->nstem++)
+    rc = pn ? nde_net_create_preact_resnet_stem(opt->in, opt->width / 4, SB,
+                                                &m->stem_rep[m->nstem])
+            : nde_net_create_odenet_stem(opt->in, opt->width, opt->groups, SB,
+                                         &m->stem_rep[m->nstem]);
+  if (rc) m->nstem--; /* the failed one is NULL */
+  m->stem = m->stem_rep[0];
   if (rc) goto fail;
   nde_shape st = nde_net_out_shape(m->stem);
   m->dim = nde_shape_numel(st);
   if (opt->kind == NDE_MODEL_ODENET) {
     /* One ODE-function network per thread, each for its slice of the batch. */
-    int T = opt->threads ? opt->threads : nde_blas_threads();
-    if (T > NDE_MAX_SLICES) T = NDE_MAX_SLICES;
-    if (T > B) T = B;
     const int FB = (B + T - 1) / T;
     for (m->nrep = 0; m->nrep < T && !rc; m->nrep++)
       rc = nde_net_create_odefunc(st, opt->groups, FB, &m->odefunc_rep[m->nrep]);
@@ -228,12 +199,19 @@ int nde_model_create(const nde_model_options *opt, nde_model **out) {
   m->dh = malloc((size_t)B * nde_net_in_numel(m->headf) * sizeof(nde_real)); /* body output */
   m->dlogits = malloc((size_t)B * opt->nclasses * sizeof(nde_real));
   m->dfeat = malloc((size_t)B * opt->width * sizeof(nde_real));
-  if (B > SB) m->x = malloc((size_t)B * nde_shape_numel(opt->in) * sizeof(nde_real));
-  if (!m->params || !m->grads || !m->hT || !m->dh || !m->dlogits || !m->dfeat || (B > SB && !m->x)) {
+  const int recompute = B > SB * m->nstem; /* some stem copy runs several chunks */
+  if (recompute) m->x = malloc((size_t)B * nde_shape_numel(opt->in) * sizeof(nde_real));
+  int ok = 1;
+  for (int k = 1; k < m->nstem; k++)
+    ok = ok && (m->stem_grad[k] = calloc(nde_net_num_params(m->stem), sizeof(nde_real)));
+  if (!ok || !m->params || !m->grads || !m->hT || !m->dh || !m->dlogits || !m->dfeat ||
+      (recompute && !m->x)) {
     rc = nde_error(NDE_ERR_NOMEM, "nde_model_create: out of memory for %zu parameters", m->nparam);
     goto fail;
   }
   size_t off = 0;
+  for (int k = 1; k < m->nstem; k++) /* the copies share the stem's parameters */
+    nde_net_bind(m->stem_rep[k], m->params, m->stem_grad[k]);
   bind_slice(m, m->stem, &off);
   m->ode_off = off;
   for (int k = 1; k < m->nrep; k++) { /* the copies share the ODE function's parameters */
@@ -244,9 +222,14 @@ int nde_model_create(const nde_model_options *opt, nde_model **out) {
   bind_slice(m, m->headf, &off);
   bind_slice(m, m->linear, &off);
   m->att_off = off;
-  /* The networks run one after another: one scratch arena for all. */
+  /* The networks run one after another: one scratch arena for all; the
+   * copies k > 0 run beside them, one arena per thread slot. */
   nde_net *nets[] = {m->stem, m->body, m->odefunc, m->headf, m->linear};
   if ((rc = nde_net_share_scratch(nets, 5))) goto fail;
+  for (int k = 1; k < T; k++) {
+    nde_net *slot[] = {k < m->nstem ? m->stem_rep[k] : NULL, k < m->nrep ? m->odefunc_rep[k] : NULL};
+    if ((rc = nde_net_share_scratch(slot, 2))) goto fail;
+  }
 
   if (m->odefunc) {
     if ((rc = nde_field_create_net_split(m->odefunc_rep, m->nrep, &m->field))) goto fail;
@@ -319,6 +302,7 @@ int nde_model_set_training(nde_model *m, int training) {
   for (int i = 0; i < 5; i++)
     if (nets[i]) nde_net_set_training(nets[i], training);
   for (int k = 1; k < m->nrep; k++) nde_net_set_training(m->odefunc_rep[k], training);
+  for (int k = 1; k < m->nstem; k++) nde_net_set_training(m->stem_rep[k], training);
   return NDE_OK;
 }
 
@@ -332,24 +316,10 @@ int nde_model_forward(nde_model *m, int n, const nde_real *x, const int *labels,
   if (n < 1 || n > m->opt.max_batch)
     return nde_error(NDE_ERR_BATCH, "nde_model_forward: batch %d outside [1, %d]", n, m->opt.max_batch);
   int rc;
-  /* The stem chunk by chunk, its outputs gathered into the body's input:
-   * y0 (double) for the ODE block, hT for the residual body (hT is free
-   * until the body's output or, in backward, its input cotangent). */
-  const int sb = nde_net_max_batch(m->stem);
-  const size_t nin = nde_shape_numel(m->opt.in);
-  for (int b0 = 0; b0 < n; b0 += sb) {
-    const int nb = n - b0 < sb ? n - b0 : sb;
-    if ((rc = nde_net_forward(m->stem, 0, nb, x + (size_t)b0 * nin, NULL)))
-      return nde_error_wrap(rc, "stem: ");
-    const nde_real *h = nde_net_output(m->stem);
-    const size_t off = (size_t)b0 * m->dim, cnt = (size_t)nb * m->dim;
-    if (m->ode)
-      for (size_t i = 0; i < cnt; i++) m->y0[off + i] = h[i];
-    else
-      memcpy(m->hT + off, h, cnt * sizeof *h);
-    m->stem_held = b0 / sb;
-  }
-  if (grad && n > sb) memcpy(m->x, x, (size_t)n * nin * sizeof *x);
+  /* The stem, its outputs gathered into the body's input: y0 (double) for
+   * the ODE block, hT for the residual body (hT is free until the body's
+   * output or, in backward, its input cotangent). */
+  if ((rc = nde_model_stem_forward(m, n, x, grad))) return rc;
   const nde_real *hT;
   const size_t nd = (size_t)n * m->dim;
   if (m->ode) {
@@ -420,19 +390,7 @@ int nde_model_backward(nde_model *m, nde_ode_stats *bwd) {
     if (bwd) memset(bwd, 0, sizeof *bwd);
   }
   dh0 = stem_in_cot;
-  /* The stem's chunks in reverse, each recomputed unless the stem still
-   * holds it (see MEMORY above); vjp accumulates the parameter gradient. */
-  const int sb = nde_net_max_batch(m->stem);
-  const size_t nin = nde_shape_numel(m->opt.in);
-  for (int k = (n - 1) / sb; k >= 0; k--) {
-    const int b0 = k * sb, nb = n - b0 < sb ? n - b0 : sb;
-    if (k != m->stem_held) {
-      if ((rc = nde_net_forward(m->stem, 0, nb, m->x + (size_t)b0 * nin, NULL)))
-        return nde_error_wrap(rc, "stem (recomputed): ");
-      m->stem_held = k;
-    }
-    if ((rc = nde_net_vjp(m->stem, nb, dh0 + (size_t)b0 * m->dim, NULL, nde_net_grads(m->stem))))
-      return nde_error_wrap(rc, "stem: ");
-  }
-  return NDE_OK;
+  /* The stem's chunks in reverse, recomputed unless still held
+   * (models/stem.c); vjp accumulates the parameter gradient. */
+  return nde_model_stem_backward(m, n, dh0);
 }
