@@ -1,13 +1,38 @@
-/* Slices of work on threads (see parallel_impl.h). Threads are started per
- * call: at 10-50 us per start against the 5-15 ms of an ODE-function
- * evaluation at batch 128, a persistent pool would not pay for its
- * spinning, which would also compete with OpenBLAS's own threads. */
+/* Slices of work on threads (see parallel_impl.h).
+ *
+ * A small pool of worker threads, started on first use and kept: slice k
+ * of a run goes to worker k (slice 0 to the caller). Starting threads per
+ * run cost 40-100 us a run here (stack mapping and page faults), which
+ * mattered for the ~40 runs of an ODE-Net step and ruled out short runs
+ * altogether. A worker that has finished a slice spins briefly on the job
+ * counter before it sleeps on a condition variable, so the runs of one
+ * solver step (milliseconds apart or less) find it awake.
+ *
+ * One run at a time: a run that finds the pool busy (another thread's, or
+ * a slice that itself runs slices) starts its own threads instead, as does
+ * a run after fork() in the child (pthread_atfork resets the pool there;
+ * the parent's workers do not exist in the child). */
+#define _GNU_SOURCE
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/error_impl.h"
 #include "common/parallel_impl.h"
+
+/* Tell valgrind's helgrind about the hand-offs through the atomics below
+ * (it understands pthread primitives only); no code without valgrind. */
+#if defined(__has_include)
+#if __has_include(<valgrind/helgrind.h>)
+#include <valgrind/helgrind.h>
+#endif
+#endif
+#ifndef ANNOTATE_HAPPENS_BEFORE
+#define ANNOTATE_HAPPENS_BEFORE(obj) ((void)0)
+#define ANNOTATE_HAPPENS_AFTER(obj) ((void)0)
+#endif
 
 /* OpenBLAS's thread control (the library nde links; see CMakeLists.txt). */
 extern void openblas_set_num_threads(int);
@@ -25,41 +50,181 @@ typedef struct slice_job {
   char msg[1024]; /* the slice thread's error message (thread-local there) */
 } slice_job;
 
-static void *slice_main(void *p) {
-  slice_job *j = p;
+static void run_job(slice_job *j) {
   j->rc = j->fn(j->arg, j->slice);
   if (j->rc) snprintf(j->msg, sizeof j->msg, "%s", nde_last_error());
+}
+
+/* ---- the pool ---- */
+
+enum { SPIN = 4000 }; /* pause iterations before sleeping (tens of microseconds) */
+
+static struct pool {
+  pthread_mutex_t busy; /* held by the thread whose run uses the pool */
+  pthread_mutex_t m;
+  pthread_cond_t wake, done;
+  int nworkers;              /* workers started: slices 1 .. nworkers */
+  int count;                 /* slices of the current run */
+  atomic_ulong gen;          /* run counter: a new value is a new run */
+  atomic_int remaining;      /* workers not yet through the current run */
+  unsigned long start_gen[NDE_MAX_SLICES]; /* gen when worker w was started */
+  pthread_t tid[NDE_MAX_SLICES];
+  int quit; /* set (under m) by the exit handler: workers return */
+  slice_job job[NDE_MAX_SLICES];
+} P = {.busy = PTHREAD_MUTEX_INITIALIZER,
+       .m = PTHREAD_MUTEX_INITIALIZER,
+       .wake = PTHREAD_COND_INITIALIZER,
+       .done = PTHREAD_COND_INITIALIZER};
+
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void pool_reset_in_child(void) {
+  pthread_mutex_init(&P.busy, NULL);
+  pthread_mutex_init(&P.m, NULL);
+  pthread_cond_init(&P.wake, NULL);
+  pthread_cond_init(&P.done, NULL);
+  P.nworkers = 0;
+  atomic_store(&P.remaining, 0);
+}
+
+static void register_atfork(void) { pthread_atfork(NULL, NULL, pool_reset_in_child); }
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+static void *worker_main(void *p) {
+  const int w = (int)(size_t)p;
+  /* The run counter as it was before the run that started this worker: a
+   * value read here could already include that run, which would then wait
+   * for this worker forever. */
+  unsigned long seen = P.start_gen[w];
+  for (;;) {
+    int spins = 0;
+    while (atomic_load_explicit(&P.gen, memory_order_acquire) == seen && spins++ < SPIN)
+      cpu_relax();
+    if (atomic_load_explicit(&P.gen, memory_order_acquire) == seen) {
+      pthread_mutex_lock(&P.m);
+      while (atomic_load(&P.gen) == seen) pthread_cond_wait(&P.wake, &P.m);
+      pthread_mutex_unlock(&P.m);
+    }
+    seen = atomic_load(&P.gen);
+    ANNOTATE_HAPPENS_AFTER(&P.gen);
+    if (P.quit) return NULL;
+    if (w < P.count) run_job(&P.job[w]);
+    ANNOTATE_HAPPENS_BEFORE(&P.remaining);
+    if (atomic_fetch_sub_explicit(&P.remaining, 1, memory_order_acq_rel) == 1) {
+      pthread_mutex_lock(&P.m);
+      pthread_cond_signal(&P.done);
+      pthread_mutex_unlock(&P.m);
+    }
+  }
   return NULL;
+}
+
+/* At exit: stop and join the workers, so that nothing of theirs is left
+ * (valgrind's leak check sees a clean exit). */
+static void pool_shutdown(void) {
+  if (P.nworkers == 0 || pthread_mutex_trylock(&P.busy)) return; /* none, or a run in flight */
+  pthread_mutex_lock(&P.m);
+  P.quit = 1;
+  atomic_fetch_add(&P.gen, 1);
+  pthread_cond_broadcast(&P.wake);
+  pthread_mutex_unlock(&P.m);
+  for (int w = 1; w <= P.nworkers; w++) pthread_join(P.tid[w], NULL);
+  P.nworkers = 0;
+  pthread_mutex_unlock(&P.busy);
+}
+
+static void register_atexit(void) { atexit(pool_shutdown); }
+static pthread_once_t atexit_once = PTHREAD_ONCE_INIT;
+
+/* Workers 1 .. need (the caller holds P.busy); 0 when they could not all
+ * be started (those that were stay, for later runs). */
+static int pool_grow(int need) {
+  if (P.nworkers < need) pthread_once(&atexit_once, register_atexit);
+  while (P.nworkers < need) {
+    const int w = P.nworkers + 1;
+    P.start_gen[w] = atomic_load(&P.gen);
+    if (pthread_create(&P.tid[w], NULL, worker_main, (void *)(size_t)w)) return 0;
+    P.nworkers = w;
+  }
+  return 1;
+}
+
+/* Run slices 1 .. count-1 of P.job on the pool, slice 0 here (the caller
+ * holds P.busy and has started the workers). */
+static void pool_dispatch(int count) {
+  P.count = count;
+  atomic_store(&P.remaining, P.nworkers);
+  pthread_mutex_lock(&P.m);
+  ANNOTATE_HAPPENS_BEFORE(&P.gen);
+  atomic_fetch_add_explicit(&P.gen, 1, memory_order_release);
+  pthread_cond_broadcast(&P.wake);
+  pthread_mutex_unlock(&P.m);
+  run_job(&P.job[0]);
+  int spins = 0;
+  while (atomic_load_explicit(&P.remaining, memory_order_acquire) > 0 && spins++ < 50 * SPIN)
+    cpu_relax();
+  if (atomic_load(&P.remaining) > 0) {
+    pthread_mutex_lock(&P.m);
+    while (atomic_load(&P.remaining) > 0) pthread_cond_wait(&P.done, &P.m);
+    pthread_mutex_unlock(&P.m);
+  }
+  ANNOTATE_HAPPENS_AFTER(&P.remaining);
+}
+
+static void *thread_main(void *p) {
+  run_job(p);
+  return NULL;
+}
+
+/* Without the pool: a thread per slice (slice 0 here). */
+static void spawn_run(slice_job *job, int count) {
+  pthread_t tid[NDE_MAX_SLICES];
+  int started[NDE_MAX_SLICES] = {0};
+  for (int s = 1; s < count; s++) started[s] = pthread_create(&tid[s], NULL, thread_main, &job[s]) == 0;
+  run_job(&job[0]);
+  for (int s = 1; s < count; s++) {
+    if (started[s])
+      pthread_join(tid[s], NULL);
+    else
+      run_job(&job[s]); /* no thread: run it here */
+  }
 }
 
 int nde_run_slices(int count, nde_slice_fn fn, void *arg) {
   if (count <= 1) return fn(arg, 0);
   if (count > NDE_MAX_SLICES) count = NDE_MAX_SLICES;
-  slice_job job[NDE_MAX_SLICES];
-  pthread_t tid[NDE_MAX_SLICES];
-  int started[NDE_MAX_SLICES] = {0};
+  pthread_once(&atfork_once, register_atfork);
   const int blas = nde_blas_threads();
   if (blas > 1) openblas_set_num_threads(1);
-  for (int s = 1; s < count; s++) {
-    job[s] = (slice_job){.fn = fn, .arg = arg, .slice = s};
-    started[s] = pthread_create(&tid[s], NULL, slice_main, &job[s]) == 0;
+  slice_job own[NDE_MAX_SLICES], *job = own;
+  int pooled = 0;
+  if (pthread_mutex_trylock(&P.busy) == 0) {
+    if (pool_grow(count - 1)) {
+      pooled = 1;
+      job = P.job;
+    } else {
+      pthread_mutex_unlock(&P.busy);
+    }
   }
-  job[0] = (slice_job){.fn = fn, .arg = arg, .slice = 0};
-  job[0].rc = fn(arg, 0);
-  if (job[0].rc) snprintf(job[0].msg, sizeof job[0].msg, "%s", nde_last_error());
-  for (int s = 1; s < count; s++) {
-    if (started[s])
-      pthread_join(tid[s], NULL);
-    else
-      slice_main(&job[s]); /* no thread: run it here */
-  }
-  if (blas > 1) openblas_set_num_threads(blas);
-  for (int s = 0; s < count; s++)
+  for (int s = 0; s < count; s++) job[s] = (slice_job){.fn = fn, .arg = arg, .slice = s};
+  if (pooled)
+    pool_dispatch(count);
+  else
+    spawn_run(job, count);
+  int rc = 0;
+  for (int s = 0; s < count && !rc; s++)
     if (job[s].rc) {
+      rc = job[s].rc;
       /* Re-raise in this thread; a positive code (a user callback's
        * "recoverable") keeps its sign and carries no message. */
-      if (job[s].rc < 0) nde_error(job[s].rc, "%s", job[s].msg);
-      return job[s].rc;
+      if (rc < 0) nde_error(rc, "%s", job[s].msg);
     }
-  return 0;
+  if (pooled) pthread_mutex_unlock(&P.busy);
+  if (blas > 1) openblas_set_num_threads(blas);
+  return rc;
 }
