@@ -231,6 +231,20 @@ END_TEST
  * output feeds the residual body instead of the ODE block. */
 enum { BIG_N = 70 };
 
+/* A model of options o initialized from seed 11, with a batch of BIG_N
+ * N(0, 1) inputs (*x, to free) and labels drawn after them. */
+static nde_model *make_big(const nde_model_options *o, nde_real **x, int *labels) {
+  nde_model *m;
+  ck_assert_int_eq(nde_model_create(o, &m), NDE_OK);
+  nde_rng rng;
+  nde_rng_seed(&rng, 11);
+  ck_assert_int_eq(nde_model_init(m, &rng), NDE_OK);
+  *x = malloc(BIG_N * 144 * sizeof **x);
+  tu_fill_normal(*x, BIG_N * 144, 1.0, &rng);
+  for (int i = 0; i < BIG_N; i++) labels[i] = (int)nde_rng_below(&rng, 3);
+  return m;
+}
+
 static double big_loss(nde_model *m, const nde_real *x, const int *labels) {
   nde_model_result r;
   ck_assert_int_eq(nde_model_forward(m, BIG_N, x, labels, alpha, 0, &r), NDE_OK);
@@ -243,15 +257,9 @@ START_TEST(stem_chunks_against_loss) {
     if (kind == NDE_MODEL_ODENET) o = fixed_step(o, 0.25);
     o.max_batch = BIG_N;
     o.threads = 2; /* the ODE function in two slices of 35 on two threads */
-    nde_model *m;
-    ck_assert_int_eq(nde_model_create(&o, &m), NDE_OK);
-    nde_rng rng;
-    nde_rng_seed(&rng, 11);
-    ck_assert_int_eq(nde_model_init(m, &rng), NDE_OK);
-    nde_real *x = malloc(BIG_N * 144 * sizeof *x);
     int labels[BIG_N];
-    tu_fill_normal(x, BIG_N * 144, 1.0, &rng);
-    for (int i = 0; i < BIG_N; i++) labels[i] = (int)nde_rng_below(&rng, 3);
+    nde_real *x;
+    nde_model *m = make_big(&o, &x, labels);
     const size_t np = nde_model_num_params(m);
     nde_model_result r;
     ck_assert_int_eq(nde_model_forward(m, BIG_N, x, labels, alpha, 1, &r), NDE_OK);
@@ -311,16 +319,10 @@ START_TEST(odenet_threads_agree) {
     nde_model_options o = fixed_step(small(NDE_MODEL_ODENET, 2), 0.25);
     o.max_batch = BIG_N;
     o.threads = v ? 3 : 1;
-    nde_model *m;
-    ck_assert_int_eq(nde_model_create(&o, &m), NDE_OK);
-    ck_assert_int_eq(nde_net_max_batch(nde_model_odefunc(m)), v ? 24 : BIG_N);
-    nde_rng rng;
-    nde_rng_seed(&rng, 11);
-    ck_assert_int_eq(nde_model_init(m, &rng), NDE_OK);
-    nde_real *x = malloc(BIG_N * 144 * sizeof *x);
     int labels[BIG_N];
-    tu_fill_normal(x, BIG_N * 144, 1.0, &rng);
-    for (int i = 0; i < BIG_N; i++) labels[i] = (int)nde_rng_below(&rng, 3);
+    nde_real *x;
+    nde_model *m = make_big(&o, &x, labels);
+    ck_assert_int_eq(nde_net_max_batch(nde_model_odefunc(m)), v ? 24 : BIG_N);
     nde_model_result r;
     ck_assert_int_eq(nde_model_forward(m, BIG_N, x, labels, alpha, 1, &r), NDE_OK);
     ck_assert_int_eq(nde_model_backward(m, NULL), NDE_OK);
