@@ -97,6 +97,11 @@ void nde_model_free(nde_model *m) {
     free(m->stem_grad[k]);
   }
   nde_net_free(m->stem);
+  for (int k = 1; k < m->nbody; k++) {
+    nde_net_free(m->body_rep[k]);
+    free(m->body_grad[k]);
+  }
+  free(m->bout);
   nde_net_free(m->body);
   for (int k = 1; k < m->nrep; k++) nde_net_free(m->odefunc_rep[k]);
   nde_net_free(m->odefunc);
@@ -172,10 +177,18 @@ int nde_model_create(const nde_model_options *opt, nde_model **out) {
       rc = nde_net_create_odefunc(st, opt->groups, FB, &m->odefunc_rep[m->nrep]);
     if (rc) m->nrep--; /* the failed one is NULL */
     m->odefunc = m->odefunc_rep[0];
-  } else if (pn)
-    rc = nde_net_create_preact_resnet_trunk(st, pn, B, &m->body);
-  else
-    rc = nde_net_create_resnet6_body(st, opt->groups, B, &m->body);
+  } else if (pn) {
+    rc = nde_net_create_preact_resnet_trunk(st, pn, B, &m->body); /* BatchNorm: one piece */
+    m->body_rep[0] = m->body;
+    m->nbody = rc ? 0 : 1;
+  } else {
+    /* One ResNet-6 body per thread, each for its slice of the batch. */
+    const int RB = (B + T - 1) / T;
+    for (m->nbody = 0; m->nbody < T && !rc; m->nbody++)
+      rc = nde_net_create_resnet6_body(st, opt->groups, RB, &m->body_rep[m->nbody]);
+    if (rc) m->nbody--; /* the failed one is NULL */
+    m->body = m->body_rep[0];
+  }
   if (rc) goto fail;
   if (pn) {
     const nde_layer_spec pool = nde_spec_avgpool();
@@ -204,6 +217,9 @@ int nde_model_create(const nde_model_options *opt, nde_model **out) {
   int ok = 1;
   for (int k = 1; k < m->nstem; k++)
     ok = ok && (m->stem_grad[k] = calloc(nde_net_num_params(m->stem), sizeof(nde_real)));
+  for (int k = 1; k < m->nbody; k++)
+    ok = ok && (m->body_grad[k] = calloc(nde_net_num_params(m->body), sizeof(nde_real)));
+  if (m->body) ok = ok && (m->bout = malloc((size_t)B * nde_net_out_numel(m->body) * sizeof(nde_real)));
   if (!ok || !m->params || !m->grads || !m->hT || !m->dh || !m->dlogits || !m->dfeat ||
       (recompute && !m->x)) {
     rc = nde_error(NDE_ERR_NOMEM, "nde_model_create: out of memory for %zu parameters", m->nparam);
@@ -218,6 +234,8 @@ int nde_model_create(const nde_model_options *opt, nde_model **out) {
     size_t o2 = off;
     bind_slice(m, m->odefunc_rep[k], &o2);
   }
+  for (int k = 1; k < m->nbody; k++) /* and the body's */
+    nde_net_bind(m->body_rep[k], m->params + off, m->body_grad[k]);
   bind_slice(m, body, &off);
   bind_slice(m, m->headf, &off);
   bind_slice(m, m->linear, &off);
@@ -227,8 +245,9 @@ int nde_model_create(const nde_model_options *opt, nde_model **out) {
   nde_net *nets[] = {m->stem, m->body, m->odefunc, m->headf, m->linear};
   if ((rc = nde_net_share_scratch(nets, 5))) goto fail;
   for (int k = 1; k < T; k++) {
-    nde_net *slot[] = {k < m->nstem ? m->stem_rep[k] : NULL, k < m->nrep ? m->odefunc_rep[k] : NULL};
-    if ((rc = nde_net_share_scratch(slot, 2))) goto fail;
+    nde_net *slot[] = {k < m->nstem ? m->stem_rep[k] : NULL, k < m->nrep ? m->odefunc_rep[k] : NULL,
+                       k < m->nbody ? m->body_rep[k] : NULL};
+    if ((rc = nde_net_share_scratch(slot, 3))) goto fail;
   }
 
   if (m->odefunc) {
@@ -303,6 +322,7 @@ int nde_model_set_training(nde_model *m, int training) {
     if (nets[i]) nde_net_set_training(nets[i], training);
   for (int k = 1; k < m->nrep; k++) nde_net_set_training(m->odefunc_rep[k], training);
   for (int k = 1; k < m->nstem; k++) nde_net_set_training(m->stem_rep[k], training);
+  for (int k = 1; k < m->nbody; k++) nde_net_set_training(m->body_rep[k], training);
   return NDE_OK;
 }
 
@@ -329,8 +349,8 @@ int nde_model_forward(nde_model *m, int n, const nde_real *x, const int *labels,
     nde_ode_last_stats(m->ode, &res->fwd, NULL);
     hT = m->hT;
   } else {
-    if ((rc = nde_net_forward(m->body, 0, n, m->hT, NULL))) return nde_error_wrap(rc, "residual body: ");
-    hT = nde_net_output(m->body);
+    if ((rc = nde_model_body_forward(m, n, m->hT, m->bout))) return rc;
+    hT = m->bout;
   }
   if ((rc = nde_net_forward(m->headf, 0, n, hT, NULL))) return nde_error_wrap(rc, "head: ");
   const nde_real *feat = nde_net_output(m->headf);
@@ -385,8 +405,7 @@ int nde_model_backward(nde_model *m, nde_ode_stats *bwd) {
     for (size_t i = 0; i < nd; i++) stem_in_cot[i] = (nde_real)m->dy0[i];
     if (bwd) nde_ode_last_stats(m->ode, NULL, bwd);
   } else {
-    if ((rc = nde_net_vjp(m->body, n, m->dh, stem_in_cot, nde_net_grads(m->body))))
-      return nde_error_wrap(rc, "residual body: ");
+    if ((rc = nde_model_body_backward(m, n, m->dh, stem_in_cot))) return rc;
     if (bwd) memset(bwd, 0, sizeof *bwd);
   }
   dh0 = stem_in_cot;

@@ -15,6 +15,10 @@ struct nde_model {
   nde_net *stem_rep[NDE_MAX_SLICES];    /* [0] = stem; the others its per-thread copies */
   nde_real *stem_grad[NDE_MAX_SLICES];  /* [k > 0]: stem_rep[k]'s own gradient vector */
   int nstem;
+  nde_net *body_rep[NDE_MAX_SLICES];    /* [0] = body; ResNet-6: the others its per-thread copies */
+  nde_real *body_grad[NDE_MAX_SLICES];  /* [k > 0]: body_rep[k]'s own gradient vector */
+  int nbody, body_slices;               /* copies; slices of the last forward */
+  nde_real *bout;                       /* the body's output (n * dim) */
   nde_field *field;
   nde_ode *ode;
   nde_rman *rman;
@@ -47,5 +51,12 @@ int nde_model_stem_forward(nde_model *m, int n, const nde_real *x, int keep_inpu
 /* The stem's vjp for the cotangent dh0 of its outputs (n samples, the last
  * forward's), accumulating the parameter gradient into m->grads. */
 int nde_model_stem_backward(nde_model *m, int n, const nde_real *dh0);
+
+/* The residual body on `in` (n samples) into `out`, in slices on
+ * m->nbody threads; its vjp for the output cotangent dy of the last
+ * forward, input cotangent into dx, parameter gradient accumulated into
+ * m->grads (models/body.c). */
+int nde_model_body_forward(nde_model *m, int n, const nde_real *in, nde_real *out);
+int nde_model_body_backward(nde_model *m, int n, const nde_real *dy, nde_real *dx);
 
 #endif
