@@ -21,16 +21,46 @@ static int same_shape_setup(nde_layer *L) {
 
 #define ACT_N(L, n) ((size_t)(n) * nde_shape_numel((L)->in))
 
+/* ReLU runs in place (y == x, dx == dy) inside networks. Both loops are
+ * written so that they vectorize: the in-place case through one pointer
+ * (a compiler's overlap check would send x == y to its scalar loop), the
+ * other with restrict pointers, and the vjp reads dy unconditionally and
+ * selects (a conditional load kept GCC 12 to a branchy scalar loop whose
+ * mispredictions made relu_vjp ~10% of the ODE-Net stem's time). NaN
+ * behaves as before: x NaN gives y = 0 and dx = 0. */
+static void relu_inplace(nde_real *v, size_t m) {
+  for (size_t i = 0; i < m; i++) v[i] = v[i] > 0 ? v[i] : (nde_real)0;
+}
+
 static int relu_fwd(nde_layer *L, const nde_layer_ctx *c, double t, int n, const nde_real *x, nde_real *y) {
   size_t m = ACT_N(L, n);
-  for (size_t i = 0; i < m; i++) y[i] = x[i] > 0 ? x[i] : 0;
+  if (x == y) {
+    relu_inplace(y, m);
+    return NDE_OK;
+  }
+  const nde_real *restrict xs = x;
+  nde_real *restrict ys = y;
+  for (size_t i = 0; i < m; i++) ys[i] = xs[i] > 0 ? xs[i] : (nde_real)0;
   return NDE_OK;
 }
 static int relu_vjp(nde_layer *L, const nde_layer_ctx *c, int n, const nde_real *x, const nde_real *y,
                     const nde_real *dy, nde_real *dx, nde_real *g) {
   if (!dx) return NDE_OK;
   size_t m = ACT_N(L, n);
-  for (size_t i = 0; i < m; i++) dx[i] = x[i] > 0 ? dy[i] : 0;
+  const nde_real *restrict xs = x;
+  if (dx == dy) {
+    for (size_t i = 0; i < m; i++) {
+      const nde_real d = dx[i];
+      dx[i] = xs[i] > 0 ? d : (nde_real)0;
+    }
+    return NDE_OK;
+  }
+  const nde_real *restrict ds = dy;
+  nde_real *restrict out = dx;
+  for (size_t i = 0; i < m; i++) {
+    const nde_real d = ds[i];
+    out[i] = xs[i] > 0 ? d : (nde_real)0;
+  }
   return NDE_OK;
 }
 
