@@ -43,6 +43,30 @@ int nde_blas_threads(void) {
   return t < 1 ? 1 : t;
 }
 
+/* BLAS single-threaded while any run is in flight. The thread count is
+ * process-wide, so runs of several user threads (or nested runs) share one
+ * save/restore: the first to enter saves the count and sets 1, the last to
+ * leave restores it. (Each saving and restoring on its own, the first run
+ * to finish would give BLAS its threads back while another run's slices
+ * still call it, oversubscribing the cores.) */
+static pthread_mutex_t blas_m = PTHREAD_MUTEX_INITIALIZER;
+static int blas_depth, blas_saved;
+
+static void blas_single_enter(void) {
+  pthread_mutex_lock(&blas_m);
+  if (blas_depth++ == 0) {
+    blas_saved = nde_blas_threads();
+    if (blas_saved > 1) openblas_set_num_threads(1);
+  }
+  pthread_mutex_unlock(&blas_m);
+}
+
+static void blas_single_leave(void) {
+  pthread_mutex_lock(&blas_m);
+  if (--blas_depth == 0 && blas_saved > 1) openblas_set_num_threads(blas_saved);
+  pthread_mutex_unlock(&blas_m);
+}
+
 typedef struct slice_job {
   nde_slice_fn fn;
   void *arg;
@@ -79,6 +103,7 @@ static struct pool {
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
 static void pool_reset_in_child(void) {
+  pthread_mutex_init(&blas_m, NULL);
   pthread_mutex_init(&P.busy, NULL);
   pthread_mutex_init(&P.m, NULL);
   pthread_cond_init(&P.wake, NULL);
@@ -199,8 +224,7 @@ int nde_run_slices(int count, nde_slice_fn fn, void *arg) {
   if (count <= 1) return fn(arg, 0);
   if (count > NDE_MAX_SLICES) count = NDE_MAX_SLICES;
   pthread_once(&atfork_once, register_atfork);
-  const int blas = nde_blas_threads();
-  if (blas > 1) openblas_set_num_threads(1);
+  blas_single_enter();
   slice_job own[NDE_MAX_SLICES], *job = own;
   int pooled = 0;
   if (pthread_mutex_trylock(&P.busy) == 0) {
@@ -225,6 +249,6 @@ int nde_run_slices(int count, nde_slice_fn fn, void *arg) {
       if (rc < 0) nde_error(rc, "%s", job[s].msg);
     }
   if (pooled) pthread_mutex_unlock(&P.busy);
-  if (blas > 1) openblas_set_num_threads(blas);
+  blas_single_leave();
   return rc;
 }

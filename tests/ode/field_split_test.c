@@ -4,6 +4,7 @@
  * vjp and parameter vjp, with the stored-forward reuse intact; small
  * batches stay on one thread; bad network sets are refused; and an error
  * raised on a slice thread reaches the caller with its message. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -159,12 +160,52 @@ START_TEST(slice_errors_reach_the_caller) {
 }
 END_TEST
 
+/* Two user threads running slices at the same time (one gets the pool, the
+ * other starts its own threads): every slice runs, and the shared
+ * save/restore of BLAS's thread count gives back what it was before, not
+ * the 1 set during the runs. */
+typedef struct runner {
+  int count, failures;
+} runner;
+
+static int count_slice(void *arg, int k) {
+  (void)k;
+  __atomic_add_fetch(&((runner *)arg)->count, 1, __ATOMIC_RELAXED);
+  return 0;
+}
+
+static void *run_many(void *arg) {
+  runner *r = arg;
+  for (int i = 0; i < 300; i++)
+    if (nde_run_slices(3, count_slice, r)) r->failures++;
+  return NULL;
+}
+
+extern void openblas_set_num_threads(int);
+
+START_TEST(concurrent_runs_restore_blas) {
+  const int blas = nde_blas_threads();
+  openblas_set_num_threads(2);
+  runner a = {0, 0}, b = {0, 0};
+  pthread_t t;
+  ck_assert_int_eq(pthread_create(&t, NULL, run_many, &a), 0);
+  run_many(&b);
+  pthread_join(t, NULL);
+  ck_assert_int_eq(a.count, 900);
+  ck_assert_int_eq(b.count, 900);
+  ck_assert_int_eq(a.failures + b.failures, 0);
+  ck_assert_int_eq(nde_blas_threads(), 2);
+  openblas_set_num_threads(blas);
+}
+END_TEST
+
 Suite *ode_field_split_suite(void) {
   Suite *s = suite_create("ode_field_split");
   TCase *tc = tcase_create("split");
   tcase_add_test(tc, split_field_matches_whole_network);
   tcase_add_test(tc, split_field_refuses_bad_sets);
   tcase_add_test(tc, slice_errors_reach_the_caller);
+  tcase_add_test(tc, concurrent_runs_restore_blas);
   suite_add_tcase(s, tc);
   return s;
 }
