@@ -24,6 +24,10 @@ typedef int (*nde_slice_fn)(void *arg, int slice);
  * cannot be started its slice runs on the calling thread afterwards. */
 int nde_run_slices(int count, nde_slice_fn fn, void *arg);
 
+/* First index of slice k when [0, n) is cut into `count` contiguous slices
+ * of nearly equal length (the slices' lengths differ by at most one). */
+static inline long nde_slice_start(long n, int count, int k) { return n * k / count; }
+
 /* The thread count BLAS (OpenBLAS) uses now, >= 1. */
 int nde_blas_threads(void);
 

@@ -19,7 +19,7 @@ typedef struct body_call {
 } body_call;
 
 static int slice_first(const nde_model *m, int n, int k) {
-  return (int)((long)n * k / m->body_slices);
+  return (int)nde_slice_start(n, m->body_slices, k);
 }
 
 static int body_forward_slice(void *arg, int k) {

@@ -146,7 +146,7 @@ typedef struct net_call {
 } net_call;
 
 static int slice_first(const net_call *c, int k) {
-  return (int)(((long)c->n * k) / c->nslices);
+  return (int)nde_slice_start(c->n, c->nslices, k);
 }
 
 static int net_slice(void *arg, int k) {

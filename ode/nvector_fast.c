@@ -50,7 +50,7 @@ struct par_op {
 
 static int par_slice(void *arg, int s) {
   par_op *o = arg;
-  const long i0 = o->n * s / o->nslices, i1 = o->n * (s + 1) / o->nslices;
+  const long i0 = nde_slice_start(o->n, o->nslices, s), i1 = nde_slice_start(o->n, o->nslices, s + 1);
   o->range(o, i0, i1, s);
   return 0;
 }
