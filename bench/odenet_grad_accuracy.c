@@ -65,6 +65,7 @@ static int run(const setting *s, int batch, const nde_real *x, const int *labels
 }
 
 int main(int argc, char **argv) {
+  nde_blas_restart_with_core(argv); /* OpenBLAS fell back to SSE kernels: retry */
   const int batch = atoi(opt_str(argc, argv, "--batch", "128"));
   const char *input = opt_str(argc, argv, "--input", "normal");
   openblas_set_num_threads(atoi(opt_str(argc, argv, "--threads", "2")));

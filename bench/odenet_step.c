@@ -125,6 +125,7 @@ static double conv_flops(int cin, int cout, int k, int hout, int wout) {
 }
 
 int main(int argc, char **argv) {
+  nde_blas_restart_with_core(argv); /* OpenBLAS fell back to SSE kernels: retry */
   const int batch = atoi(opt_str(argc, argv, "--batch", "128"));
   const int steps = atoi(opt_str(argc, argv, "--steps", "20"));
   const int threads = atoi(opt_str(argc, argv, "--threads", "2"));
@@ -221,6 +222,7 @@ int main(int argc, char **argv) {
          mo.ode.interp == NDE_INTERP_POLYNOMIAL ? "polynomial" : "hermite", batch, threads,
          mo.ode.rtol, mo.ode.atol, natt, mo.threads ? mo.threads : threads, input,
          mo.ode.nls_coef > 0 ? mo.ode.nls_coef : 0.1);
+  printf("blas_core: %s\n", nde_blas_core());
   printf("sec_per_step: %.4f\n", sps);
   printf("sec_forward: %.4f\nsec_backward: %.4f\n", t_fwd / steps, (t_total - t_fwd) / steps);
   printf("nfe_f: %.1f\nnfe_b: %.1f\nsteps_f: %.1f\nsteps_b: %.1f\n", nfe_f / steps, nfe_b / steps,

@@ -1,6 +1,8 @@
 /* nde: command-line front end. `nde help` lists the subcommands. */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -63,6 +65,23 @@ static void usage(FILE *f) {
           "this list");
 }
 
+/* Restart once with OpenBLAS's fitting kernels when it fell back to SSE
+ * ones on this CPU (see nde_blas_suggested_core); a user's own
+ * OPENBLAS_CORETYPE is left alone. */
+static void fix_blas_kernels(char **argv) {
+  const char *core = nde_blas_suggested_core();
+  const char *set = getenv("OPENBLAS_CORETYPE");
+  if (!core || (set && *set)) return;
+  fprintf(stderr,
+          "nde: OpenBLAS chose its %s (SSE) kernels for this CPU; restarting with "
+          "OPENBLAS_CORETYPE=%s (set OPENBLAS_CORETYPE yourself to choose)\n",
+          nde_blas_core(), core);
+  fflush(stderr);
+  if (nde_blas_restart_with_core(argv))
+    fprintf(stderr, "nde: restart failed (%s); going on with %s\n", strerror(errno),
+            nde_blas_core());
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     usage(stderr);
@@ -74,11 +93,15 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
-    printf("nde %s (nde_real = %s)\n", nde_version(), NDE_REAL_IS_DOUBLE ? "double" : "float");
+    printf("nde %s (nde_real = %s, OpenBLAS core %s)\n", nde_version(),
+           NDE_REAL_IS_DOUBLE ? "double" : "float", nde_blas_core());
     return 0;
   }
   for (const nde_command *c = nde_commands; c->name; c++)
-    if (!strcmp(cmd, c->name)) return c->run(argc - 2, argv + 2);
+    if (!strcmp(cmd, c->name)) {
+      fix_blas_kernels(argv);
+      return c->run(argc - 2, argv + 2);
+    }
   fprintf(stderr, "nde: unknown command '%s'\n\n", cmd);
   usage(stderr);
   return 2;

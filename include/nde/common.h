@@ -69,6 +69,29 @@ const char *nde_last_error(void);
 /* Forget the recorded error of this thread. */
 void nde_clear_error(void);
 
+/* BLAS kernels. Debian's OpenBLAS picks its kernel set from the CPU model
+ * when it loads; on a CPU newer than its table it falls back to SSE3
+ * ("Prescott") kernels, 3-4x slower on AVX-512 hardware. Only the
+ * environment variable OPENBLAS_CORETYPE, read at load time, changes the
+ * choice.
+ *   nde_blas_core()            the core OpenBLAS runs ("SkylakeX", ...)
+ *   nde_blas_suggested_core()  NULL when that choice fits this CPU; else the
+ *                              OPENBLAS_CORETYPE value to use (OpenBLAS
+ *                              fell back to SSE kernels on an AVX2 or
+ *                              AVX-512 CPU)
+ *   nde_blas_restart_with_core(argv)  for a program's main(): when there is
+ *                              a suggestion and OPENBLAS_CORETYPE is unset,
+ *                              set it and execv the running program again
+ *                              with the same argv (Linux /proc/self/exe);
+ *                              does not return then. Returns 0 when there
+ *                              is nothing to do, -1 when the exec failed
+ *                              (the program goes on with the old kernels).
+ *                              Call it first thing, before threads or open
+ *                              files matter. */
+const char *nde_blas_core(void);
+const char *nde_blas_suggested_core(void);
+int nde_blas_restart_with_core(char **argv);
+
 /* Seeded pseudo-random numbers: xoshiro256** (Blackman & Vigna 2018), whose
  * 256-bit state is filled from the 64-bit seed by splitmix64. The same seed
  * gives the same stream on every platform. The state is a plain struct so

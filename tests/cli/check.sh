@@ -32,6 +32,25 @@ expect 2 "usage: nde odespectrum" -- "$nde" odespectrum
 for cmd in chnode pwa toy2d table3; do
   expect 2 "nde $cmd: unknown option or stray value '--bogus'" -- "$nde" $cmd --bogus
 done
+# OpenBLAS kernels: a user's OPENBLAS_CORETYPE is kept (no restart), and
+# where OpenBLAS fell back to SSE kernels the program restarts once, with
+# the fitting core, and then runs the command to its end.
+expect 0 "OpenBLAS core Prescott" -- env OPENBLAS_CORETYPE=Prescott "$nde" version
+out=$(env OPENBLAS_CORETYPE=Prescott "$nde" gradcheck --field user 2>&1)
+if grep -q restarting <<<"$out" || ! grep -q '^max_rel_err:' <<<"$out"; then
+  echo "FAIL: OPENBLAS_CORETYPE=Prescott nde gradcheck: $out"
+  fail=$((fail + 1))
+else
+  pass=$((pass + 1))
+fi
+out=$(env -u OPENBLAS_CORETYPE "$nde" gradcheck --field user 2>&1)
+restarts=$(grep -c 'restarting with OPENBLAS_CORETYPE=' <<<"$out")
+if [ "$restarts" -gt 1 ] || ! grep -q '^max_rel_err:' <<<"$out"; then
+  echo "FAIL: nde gradcheck restarted $restarts times: $out"
+  fail=$((fail + 1))
+else
+  pass=$((pass + 1))
+fi
 # A user field through the checkpointed and backsolve adjoints (pure double
 # arithmetic in both builds): the printed error must be small.
 for adj in checkpoint backsolve; do

@@ -281,7 +281,12 @@ START_TEST(piecewise_field_one_solve) {
   printf("piecewise field, one solve over [0, %g]: adams checkpoint vs layered %.2e, vs "
          "dopri5 differences %.2e; one-solve dopri5 backsolve vs layered %.2e\n",
          o.T, e12, efd, ebs);
-  ck_assert_msg(e12 <= 1e-4, "one-solve vs layered adjoint: %g", e12);
+  /* The agreement depends on where the adaptive steps land at the jumps,
+   * which rounding moves: measured at rtol = atol = 1e-10, 1.5e-6 / 2.0e-6
+   * / 2.5e-4 with OpenBLAS's SkylakeX / Haswell / Prescott kernels (and
+   * 1e-8 .. 5e-5 at 1e-11 and 1e-12, not monotone in the tolerance). The
+   * bound leaves room for that spread; a wrong adjoint is off by O(1). */
+  ck_assert_msg(e12 <= 1e-3, "one-solve vs layered adjoint: %g", e12);
   free(g1);
   free(g2);
   free(g3);
