@@ -40,8 +40,8 @@ int nde_cv_attach_solvers(nde_ode *ode, void *mem, N_Vector y, SUNNonlinearSolve
   if (ode->opt.method == NDE_ODE_ADAMS) {
     /* Plain fixed-point iteration (no Anderson acceleration, m = 0): the
      * nonstiff choice, evaluating only f. */
-    *nls = SUNNonlinSol_FixedPoint(y, 0, ode->ctx);
-    if (!*nls) return nde_error(NDE_ERR_NOMEM, "CVODES: SUNNonlinSol_FixedPoint failed");
+    *nls = nde_nls_fixed_point(y, ode->ctx); /* SUNDIALS's iterates, fewer passes */
+    if (!*nls) return nde_error(NDE_ERR_NOMEM, "CVODES: creating the fixed-point solver failed");
     flag = backward_problem ? CVodeSetNonlinearSolverB(mem, which, *nls)
                             : CVodeSetNonlinearSolver(mem, *nls);
     if (flag) return nde_error(NDE_ERR_SOLVER, "CVODES: CVodeSetNonlinearSolver%s failed: %s",
@@ -81,6 +81,14 @@ void nde_cv_destroy(nde_cv *cv) {
   memset(cv, 0, sizeof *cv);
 }
 
+/* Error weights of the forward problem, w = 1 / (rtol |y| + atol): what
+ * CVodeSStolerances gives, in one pass over the state instead of five
+ * (CVODES sets them after every step). */
+static int cv_ewt(N_Vector y, N_Vector w, void *ud) {
+  const nde_ode *ode = ud;
+  return nde_nvec_ewt(y, ode->opt.rtol, ode->opt.atol, w);
+}
+
 /* Common optional inputs of a CVODES memory. */
 static int cv_common_setup(nde_ode *ode, void *mem) {
   const nde_ode_options *o = &ode->opt;
@@ -108,8 +116,8 @@ int nde_cv_build(nde_ode *ode, nde_cv *cv, size_t len) {
   }
   flag = CVodeSetErrHandlerFn(cv->mem, nde_sun_errhandler, ode);
   if (!flag) flag = CVodeInit(cv->mem, cv_rhs, o->t0, cv->y);
-  if (!flag) flag = CVodeSStolerances(cv->mem, o->rtol, o->atol);
   if (!flag) flag = cv_common_setup(ode, cv->mem);
+  if (!flag) flag = CVodeWFtolerances(cv->mem, cv_ewt);
   if (flag) {
     rc = nde_error(NDE_ERR_SOLVER, "CVODES setup failed: %s (%s)", nde_flag_name(0, flag, fn, sizeof fn),
                    ode->sunmsg);

@@ -407,6 +407,44 @@ static int fast_linearcombinationvectorarray(int nv, int ns, realtype *c, N_Vect
   return 0;
 }
 
+/* ---- fused operations for nde's own SUNDIALS plug-ins ---- */
+
+/* w = 1 / (rtol |y| + atol): CVODES's cvEwtSetSS (N_VAbs, N_VScale,
+ * N_VAddConst, N_VMin, N_VInv: five passes over the state) in one pass,
+ * with the same arithmetic. part[] counts the non-positive denominators. */
+static void ewt_range(par_op *o, long i0, long i1, int s) {
+  const realtype *yd = DATA(o->x), rtol = o->a, atol = o->b;
+  realtype *wd = DATA(o->z);
+  long bad = 0;
+  for (long i = i0; i < i1; i++) {
+    const realtype d = rtol * fabs(yd[i]) + atol;
+    bad += d <= 0;
+    wd[i] = 1.0 / d;
+  }
+  o->part[s] = (realtype)bad;
+}
+int nde_nvec_ewt(N_Vector y, double rtol, double atol, N_Vector w) {
+  par_op o = {.range = ewt_range, .a = rtol, .b = atol, .x = y, .z = w};
+  return par_run(&o, LEN(y)) > 0 ? -1 : 0;
+}
+
+/* delta = g - y, then y = g: a plain fixed-point iteration's update and
+ * its change (SUNDIALS's solver: copy y to yprev, copy g to y, then
+ * delta = y - yprev; three passes, the same values). */
+static void fp_update_range(par_op *o, long i0, long i1, int s) {
+  const realtype *gd = DATA(o->x);
+  realtype *yd = DATA(o->y), *dd = DATA(o->z);
+  (void)s;
+  for (long i = i0; i < i1; i++) {
+    dd[i] = gd[i] - yd[i];
+    yd[i] = gd[i];
+  }
+}
+void nde_nvec_fp_update(N_Vector g, N_Vector y, N_Vector delta) {
+  par_op o = {.range = fp_update_range, .x = g, .y = y, .z = delta};
+  par_run(&o, LEN(y));
+}
+
 void nde_nvec_use_fast_ops(N_Vector v) {
   N_Vector_Ops o = v->ops;
   o->nvlinearsum = fast_linearsum;

@@ -158,6 +158,15 @@ N_Vector nde_nvec(nde_ode *ode, size_t len);
 /* Replace v's operation table by optimized kernels (clones inherit it). */
 void nde_nvec_use_fast_ops(N_Vector v);
 void nde_nvec_free(N_Vector *v);
+/* Fused kernels (ode/nvector_fast.c) for nde's SUNDIALS plug-ins:
+ * w = 1 / (rtol |y| + atol), -1 if any denominator is <= 0 (as CVODES's own
+ * error weights); and delta = g - y followed by y = g. */
+int nde_nvec_ewt(N_Vector y, double rtol, double atol, N_Vector w);
+void nde_nvec_fp_update(N_Vector g, N_Vector y, N_Vector delta);
+/* Plain fixed-point nonlinear solver (ode/fixed_point.c): SUNDIALS's
+ * SUNNonlinSol_FixedPoint without acceleration, iterate for iterate, in
+ * two passes over the state per iteration instead of four. */
+SUNNonlinearSolver nde_nls_fixed_point(N_Vector tmpl, SUNContext ctx);
 
 /* ---- CVODES forward (ode/cvodes_forward.c) ---- */
 int nde_cv_build(nde_ode *ode, nde_cv *cv, size_t len);
