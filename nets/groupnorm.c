@@ -86,10 +86,11 @@ static int gn_forward(nde_layer *L, const nde_layer_ctx *ctx, double t, int n, c
       g->rstd[(size_t)i * G + k] = rstd;
       for (int c = 0; c < cpg; c++) {
         const int ch = k * cpg + c;
-        const double a = (double)gamma[ch] * rstd, b = beta[ch];
+        /* in nde_real (vector arithmetic): y = (x - mu) a + b */
+        const nde_real a = (nde_real)((double)gamma[ch] * rstd), b = beta[ch], m = (nde_real)mu;
         const nde_real *xc = xg + (size_t)c * hw;
         nde_real *yc = y + off + (size_t)c * hw;
-        for (size_t p = 0; p < hw; p++) yc[p] = (nde_real)((xc[p] - mu) * a + b);
+        for (size_t p = 0; p < hw; p++) yc[p] = (xc[p] - m) * a + b;
       }
     }
   }
@@ -130,7 +131,8 @@ static int gn_vjp(nde_layer *L, const nde_layer_ctx *ctx, int n, const nde_real 
         const double a = rstd * gamma[k * cpg + c];
         const nde_real *xc = x + off + (size_t)c * hw, *dyc = dy + off + (size_t)c * hw;
         nde_real *dxc = dx + off + (size_t)c * hw;
-        for (size_t p = 0; p < hw; p++) dxc[p] = (nde_real)(a * dyc[p] + bx * (xc[p] - mu) + c0);
+        const nde_real af = (nde_real)a, bf = (nde_real)bx, cf = (nde_real)c0, m = (nde_real)mu;
+        for (size_t p = 0; p < hw; p++) dxc[p] = af * dyc[p] + bf * (xc[p] - m) + cf;
       }
     }
   }

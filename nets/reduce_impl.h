@@ -1,8 +1,16 @@
-/* Private to nets/: reductions in double shared by GroupNorm and BatchNorm.
- * Four independent accumulators: the compiler may not reassociate
- * floating-point additions, so a single accumulator is one serial chain
- * bound by the add latency; four chains run about 4x faster and their
- * rounding error grows no faster. */
+/* Private to nets/: reductions shared by GroupNorm and BatchNorm.
+ *
+ * Eight independent partial sums in the network's scalar type, added in
+ * double at the end. The compiler may not reassociate floating-point
+ * additions, so a single accumulator is one serial chain bound by the add
+ * latency; written as a lane array the loop becomes vector arithmetic
+ * (two 4-float SSE registers). The sums are over one GroupNorm group
+ * (72 values in the ODE function) or one BatchNorm plane (at most 784), so
+ * each lane adds at most ~100 terms: in float a relative error of ~1e-5 at
+ * worst, below float's resolution of the normalized output. A GroupNorm
+ * forward over an ODE-Net batch (295k floats) took 0.35 ms with four
+ * double accumulators and 0.16 ms like this (one thread, same results to
+ * 2e-7 relative). */
 #ifndef NDE_NETS_REDUCE_IMPL_H
 #define NDE_NETS_REDUCE_IMPL_H
 
@@ -10,51 +18,58 @@
 
 #include "nde/common.h"
 
-static inline double sum4(const nde_real *x, size_t m) {
-  double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-  size_t j = 0;
-  for (; j + 4 <= m; j += 4) {
-    a0 += x[j];
-    a1 += x[j + 1];
-    a2 += x[j + 2];
-    a3 += x[j + 3];
-  }
-  for (; j < m; j++) a0 += x[j];
-  return (a0 + a1) + (a2 + a3);
+enum { NDE_RED_LANES = 8 };
+
+static inline double lanes_total(const nde_real *a) {
+  return (((double)a[0] + a[1]) + ((double)a[2] + a[3])) +
+         (((double)a[4] + a[5]) + ((double)a[6] + a[7]));
 }
 
-/* sum (x - mu)^2 */
-static inline double sqdev4(const nde_real *x, size_t m, double mu) {
-  double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+/* sum x */
+static inline double sum4(const nde_real *x, size_t m) {
+  nde_real a[NDE_RED_LANES] = {0};
   size_t j = 0;
-  for (; j + 4 <= m; j += 4) {
-    const double d0 = x[j] - mu, d1 = x[j + 1] - mu, d2 = x[j + 2] - mu, d3 = x[j + 3] - mu;
-    a0 += d0 * d0;
-    a1 += d1 * d1;
-    a2 += d2 * d2;
-    a3 += d3 * d3;
-  }
-  for (; j < m; j++) a0 += (x[j] - mu) * (x[j] - mu);
-  return (a0 + a1) + (a2 + a3);
+  for (; j + NDE_RED_LANES <= m; j += NDE_RED_LANES)
+    for (int l = 0; l < NDE_RED_LANES; l++) a[l] += x[j + l];
+  double s = lanes_total(a);
+  for (; j < m; j++) s += x[j];
+  return s;
+}
+
+/* sum (x - mu)^2, with mu rounded to nde_real (two passes, mean first,
+ * so no E[x^2] - E[x]^2 cancellation) */
+static inline double sqdev4(const nde_real *x, size_t m, double mu_) {
+  const nde_real mu = (nde_real)mu_;
+  nde_real a[NDE_RED_LANES] = {0};
+  size_t j = 0;
+  for (; j + NDE_RED_LANES <= m; j += NDE_RED_LANES)
+    for (int l = 0; l < NDE_RED_LANES; l++) {
+      const nde_real d = x[j + l] - mu;
+      a[l] += d * d;
+    }
+  double s = lanes_total(a);
+  for (; j < m; j++) s += ((double)x[j] - mu) * ((double)x[j] - mu);
+  return s;
 }
 
 /* *s = sum dy, *sd = sum dy (x - mu) */
-static inline void dydev4(const nde_real *dy, const nde_real *x, size_t m, double mu, double *s,
-                   double *sd) {
-  double a0 = 0, a1 = 0, b0 = 0, b1 = 0;
+static inline void dydev4(const nde_real *dy, const nde_real *x, size_t m, double mu_, double *s,
+                          double *sd) {
+  const nde_real mu = (nde_real)mu_;
+  nde_real a[NDE_RED_LANES] = {0}, b[NDE_RED_LANES] = {0};
   size_t j = 0;
-  for (; j + 2 <= m; j += 2) {
-    a0 += dy[j];
-    a1 += dy[j + 1];
-    b0 += dy[j] * (x[j] - mu);
-    b1 += dy[j + 1] * (x[j + 1] - mu);
-  }
+  for (; j + NDE_RED_LANES <= m; j += NDE_RED_LANES)
+    for (int l = 0; l < NDE_RED_LANES; l++) {
+      a[l] += dy[j + l];
+      b[l] += dy[j + l] * (x[j + l] - mu);
+    }
+  double s0 = lanes_total(a), s1 = lanes_total(b);
   for (; j < m; j++) {
-    a0 += dy[j];
-    b0 += dy[j] * (x[j] - mu);
+    s0 += dy[j];
+    s1 += (double)dy[j] * ((double)x[j] - mu);
   }
-  *s = a0 + a1;
-  *sd = b0 + b1;
+  *s = s0;
+  *sd = s1;
 }
 
 #endif
