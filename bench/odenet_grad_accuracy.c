@@ -7,7 +7,8 @@
  * One training step's gradient (Adams + checkpointed adjoint, the model's
  * defaults otherwise) at rtol = atol = 1e-3 and 1e-4, for nonlinear
  * convergence coefficients 0.1 (CVODES's) and 0.2 (the models' default),
- * and at 1e-3 with backward absolute tolerances atol_b = 1e-5, 1e-6, 1e-7,
+ * the step-growth threshold eta_fixed_max 1.5 (CVODES's) and 1.2 (the
+ * models' default), and at 1e-3 with backward absolute tolerances atol_b = 1e-5, 1e-6, 1e-7,
  * each against a reference at rtol = atol = 1e-8. Prints per setting NFE-F,
  * NFE-B, |loss - reference loss| and the gradient's relative L2 error
  * ||g - g_ref|| / ||g_ref||. Input and init as odenet_step (seed 7). */
@@ -27,7 +28,7 @@ static const char *opt_str(int argc, char **argv, const char *name, const char *
 }
 
 typedef struct setting {
-  double tol, nls_coef, atol_b;
+  double tol, nls_coef, atol_b, eta_fixed_max;
 } setting;
 
 typedef struct outcome {
@@ -42,6 +43,7 @@ static int run(const setting *s, int batch, const nde_real *x, const int *labels
   mo.ode.rtol = mo.ode.atol = s->tol;
   mo.ode.nls_coef = s->nls_coef;
   mo.ode.atol_b = s->atol_b;
+  mo.ode.eta_fixed_max = s->eta_fixed_max;
   nde_model *m;
   if (nde_model_create(&mo, &m)) return 1;
   nde_rng rng;
@@ -93,7 +95,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "odenet_grad_accuracy: --input %s: choose normal or fashion\n", input);
     return 2;
   }
-  const setting ref = {1e-8, 0, 0};
+  const setting ref = {1e-8, 0, 0, 1.5}; /* CVODES's settings */
   outcome o_ref;
   if (run(&ref, batch, x, labels, &o_ref)) {
     fprintf(stderr, "odenet_grad_accuracy: %s\n", nde_last_error());
@@ -104,8 +106,10 @@ int main(int argc, char **argv) {
   for (size_t i = 0; i < np; i++) nref += o_ref.grad[i] * o_ref.grad[i];
   printf("input: %s batch: %d reference: rtol = atol = 1e-8, nfe_f %ld, nfe_b %ld, loss %.8f\n",
          input, batch, o_ref.nfe_f, o_ref.nfe_b, o_ref.loss);
-  const setting s[] = {{1e-3, 0.1, 0},  {1e-3, 0.2, 0},  {1e-4, 0.1, 0},   {1e-4, 0.2, 0},
-                       {1e-3, 0.2, 1e-5}, {1e-3, 0.2, 1e-6}, {1e-3, 0.2, 1e-7}};
+  /* eta_fixed_max 0 is CVODES's 1.5 */
+  const setting s[] = {{1e-3, 0.1, 0, 0},    {1e-3, 0.2, 0, 0},    {1e-3, 0.2, 0, 1.2},
+                       {1e-4, 0.1, 0, 0},    {1e-4, 0.2, 0, 0},    {1e-4, 0.2, 0, 1.2},
+                       {1e-3, 0.2, 1e-5, 1.2}, {1e-3, 0.2, 1e-6, 1.2}, {1e-3, 0.2, 1e-7, 1.2}};
   for (size_t k = 0; k < sizeof s / sizeof *s; k++) {
     outcome o;
     if (run(&s[k], batch, x, labels, &o)) {
@@ -114,9 +118,9 @@ int main(int argc, char **argv) {
     }
     double e = 0;
     for (size_t i = 0; i < np; i++) e += (o.grad[i] - o_ref.grad[i]) * (o.grad[i] - o_ref.grad[i]);
-    printf("rtol=atol %g nls_coef %g atol_b %g: nfe_f %ld nfe_b %ld loss_err %.2e grad_rel_l2_err "
+    printf("rtol=atol %g nls_coef %g eta_fixed_max %g atol_b %g: nfe_f %ld nfe_b %ld loss_err %.2e grad_rel_l2_err "
            "%.4f\n",
-           s[k].tol, s[k].nls_coef, s[k].atol_b > 0 ? s[k].atol_b : s[k].tol, o.nfe_f, o.nfe_b,
+           s[k].tol, s[k].nls_coef, s[k].eta_fixed_max > 0 ? s[k].eta_fixed_max : 1.5, s[k].atol_b > 0 ? s[k].atol_b : s[k].tol, o.nfe_f, o.nfe_b,
            fabs(o.loss - o_ref.loss), sqrt(e / nref));
     free(o.grad);
   }

@@ -8,6 +8,7 @@
  *        [--checkpoint-steps 100] [--h0 0 (solver's estimate)]
  *        [--split 0 (ODE-function batch slices on their own threads; 0: --threads)]
  *        [--nls-coef C (default: the model's, 0.2; 0: CVODES's 0.1)]
+ *        [--eta-fixed-max E (default: the model's, 1.2; 0: CVODES's 1.5)]
  *        [--input normal|fashion (N(0,1) pixels, or the first Fashion-MNIST
  *         training images scaled to [0, 1] as bench/torch_reference does)]
  *
@@ -153,6 +154,8 @@ int main(int argc, char **argv) {
   mo.threads = atoi(opt_str(argc, argv, "--split", "0"));
   const char *nls = opt_str(argc, argv, "--nls-coef", NULL); /* default: the model's (0.2) */
   if (nls) mo.ode.nls_coef = atof(nls);
+  const char *efx = opt_str(argc, argv, "--eta-fixed-max", NULL); /* default: the model's (1.2) */
+  if (efx) mo.ode.eta_fixed_max = atof(efx);
   nde_model *m;
   if (nde_model_create(&mo, &m)) {
     fprintf(stderr, "odenet_step: %s\n", nde_last_error());
@@ -217,11 +220,12 @@ int main(int argc, char **argv) {
   per_step *= batch;
   double sps = t_total / steps;
   printf("model: %s solver: %s adjoint: %s interp: %s batch: %d threads: %d rtol: %g atol: %g "
-         "attractors: %d split: %d input: %s nls_coef: %g\n",
+         "attractors: %d split: %d input: %s nls_coef: %g eta_fixed_max: %g\n",
          nde_model_kind_name(kind), nde_ode_method_name(method), nde_adjoint_kind_name(adjoint),
          mo.ode.interp == NDE_INTERP_POLYNOMIAL ? "polynomial" : "hermite", batch, threads,
          mo.ode.rtol, mo.ode.atol, natt, mo.threads ? mo.threads : threads, input,
-         mo.ode.nls_coef > 0 ? mo.ode.nls_coef : 0.1);
+         mo.ode.nls_coef > 0 ? mo.ode.nls_coef : 0.1,
+         mo.ode.eta_fixed_max > 0 ? mo.ode.eta_fixed_max : 1.5);
   printf("blas_core: %s\n", nde_blas_core());
   printf("sec_per_step: %.4f\n", sps);
   printf("sec_forward: %.4f\nsec_backward: %.4f\n", t_fwd / steps, (t_total - t_fwd) / steps);

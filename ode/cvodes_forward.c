@@ -98,6 +98,8 @@ static int cv_common_setup(nde_ode *ode, void *mem) {
   if (!flag && o->hmin > 0) flag = CVodeSetMinStep(mem, o->hmin);
   if (!flag && o->hmax > 0) flag = CVodeSetMaxStep(mem, o->hmax);
   if (!flag && o->nls_coef > 0) flag = CVodeSetNonlinConvCoef(mem, o->nls_coef);
+  if (!flag && o->eta_fixed_max > 0)
+    flag = CVodeSetEtaFixedStepBounds(mem, 0.0, o->eta_fixed_max);
   return flag;
 }
 

@@ -141,6 +141,9 @@ int nde_ode_check_options(const nde_ode_options *o, const nde_field *field) {
   if (o->interp != NDE_INTERP_HERMITE && o->interp != NDE_INTERP_POLYNOMIAL)
     return nde_error(NDE_ERR_ARG, "%s: interp %d is neither Hermite (0) nor polynomial (1)", w,
                      o->interp);
+  if (!(o->eta_fixed_max == 0 || o->eta_fixed_max > 1) || !isfinite(o->eta_fixed_max))
+    return nde_error(NDE_ERR_ARG, "%s: eta_fixed_max %g must be > 1, or 0 for CVODES's 1.5", w,
+                     o->eta_fixed_max);
   if (!(o->nls_coef >= 0) || !isfinite(o->nls_coef))
     return nde_error(NDE_ERR_ARG, "%s: nls_coef %g must be finite and >= 0 (0: CVODES's 0.1)", w,
                      o->nls_coef);

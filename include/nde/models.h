@@ -63,8 +63,9 @@ typedef struct nde_model_options {
   nde_ode_options ode;   /* ODE block solver and adjoint (DESIGN 4.1: rtol = atol = 1e-3, [0, 1]);
                             nde_ode_options_default() except polynomial checkpoint
                             interpolation (half the stored history, same accuracy here)
-                            and nls_coef 0.2 (a quarter fewer forward evaluations,
-                            same accuracy here; models/model.c) */
+                            nls_coef 0.2 (a quarter fewer forward evaluations,
+                            same accuracy here) and eta_fixed_max 1.2 (a tenth fewer;
+                            models/model.c) */
   nde_rman_options rman; /* energy options and alpha schedule */
 } nde_model_options;
 

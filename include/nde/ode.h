@@ -191,6 +191,10 @@ typedef struct nde_ode_options {
                           (CVodeSetNonlinConvCoef: iterate until the correction's weighted
                           norm is below nls_coef times the local error bound), forward
                           solve only; 0: CVODES's 0.1 */
+  double eta_fixed_max; /* ADAMS, BDF: the step size is kept unchanged while the error test
+                          would let it grow by at most this factor (CVodeSetEtaFixedStepBounds'
+                          upper bound; CVODES then grows it only in jumps of more than this),
+                          forward solve only; > 1, or 0: CVODES's 1.5 */
 } nde_ode_options;
 
 /* The defaults documented above. */

@@ -159,6 +159,52 @@ START_TEST(nls_coef_keeps_accuracy) {
 }
 END_TEST
 
+/* The step-growth threshold (eta_fixed_max, CVODES Adams and BDF): at 1.2
+ * the solver changes h more often, at the same accuracy against the exact
+ * solution; the option reaches CVODES (the step sequence differs from the
+ * default's) and bad values are refused. */
+START_TEST(eta_fixed_max_keeps_accuracy) {
+  const int m = _i;
+  nde_field_user u = {3, 0, 2, lin_rhs, NULL, NULL, NULL};
+  nde_field *f;
+  ck_assert_int_eq(nde_field_create_user(&u, &f), NDE_OK);
+  double y0[6] = {1, 0.5, -2, 0.3, -1, 0.7}, ex[6], yv[2][6];
+  lin_exact(1.5, y0, ex);
+  lin_exact(1.5, y0 + 3, ex + 3);
+  long nst[2];
+  for (int v = 0; v < 2; v++) {
+    nde_ode_options o = method_opts(m);
+    o.T = 1.5;
+    o.eta_fixed_max = v ? 1.2 : 0;
+    nde_ode *ode;
+    ck_assert_int_eq(nde_ode_create(f, &o, 2, &ode), NDE_OK);
+    nde_ode_stats st;
+    ck_assert_int_eq(nde_ode_solve(ode, 2, y0, yv[v]), NDE_OK);
+    ck_assert_int_eq(nde_ode_last_stats(ode, &st, NULL), NDE_OK);
+    nst[v] = st.steps;
+    for (int i = 0; i < 6; i++)
+      ck_assert_msg(fabs(yv[v][i] - ex[i]) <= method_tol(m),
+                    "%s eta_fixed_max %g: y[%d] = %.12g, exact %.12g", nde_ode_method_name(m),
+                    o.eta_fixed_max, i, yv[v][i], ex[i]);
+    nde_ode_free(ode);
+  }
+  printf("%s: %ld steps at eta_fixed_max 1.5, %ld at 1.2\n", nde_ode_method_name(m), nst[0],
+         nst[1]);
+  int same = nst[0] == nst[1];
+  for (int i = 0; i < 6; i++) same = same && yv[0][i] == yv[1][i];
+  ck_assert_msg(!same, "eta_fixed_max 1.2 changed nothing");
+  nde_ode_options o = method_opts(m);
+  nde_ode *ode = NULL;
+  const double bad[3] = {0.5, 1.0, NAN};
+  for (int k = 0; k < 3; k++) {
+    o.eta_fixed_max = bad[k];
+    ck_assert_int_eq(nde_ode_create(f, &o, 2, &ode), NDE_ERR_ARG);
+    ck_assert_ptr_null(ode);
+  }
+  nde_field_free(f);
+}
+END_TEST
+
 START_TEST(time_dependent_field_from_t0) {
   int m = _i;
   nde_field_user u = {1, 0, 1, tf_cos_rhs, NULL, NULL, NULL};
@@ -218,6 +264,7 @@ Suite *ode_exact_suite(void) {
   tcase_add_loop_test(tc, oscillator_several_outputs_every_method, NDE_ODE_ADAMS, NDE_ODE_RK4 + 1);
   tcase_add_loop_test(tc, linear_system_every_method, NDE_ODE_ADAMS, NDE_ODE_RK4 + 1);
   tcase_add_loop_test(tc, nls_coef_keeps_accuracy, NDE_ODE_ADAMS, NDE_ODE_BDF + 1);
+  tcase_add_loop_test(tc, eta_fixed_max_keeps_accuracy, NDE_ODE_ADAMS, NDE_ODE_BDF + 1);
   tcase_add_loop_test(tc, time_dependent_field_from_t0, NDE_ODE_ADAMS, NDE_ODE_RK4 + 1);
   tcase_add_loop_test(tc, dense_outputs_with_large_steps, NDE_ODE_ADAMS, NDE_ODE_RK4 + 1);
   suite_add_tcase(s, tc);
