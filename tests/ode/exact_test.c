@@ -119,6 +119,27 @@ START_TEST(linear_system_every_method) {
 }
 END_TEST
 
+/* Solve the 3-D linear system for two samples over [0, 1.5] with options o
+ * (method m), assert every value within the method's bound of the exact
+ * solution and return the statistics; what names the setting in messages. */
+static nde_ode_stats lin_solve_exact(nde_field *f, int m, const nde_ode_options *o, double *y,
+                                     const char *what) {
+  const double y0[6] = {1, 0.5, -2, 0.3, -1, 0.7};
+  double ex[6];
+  lin_exact(1.5, y0, ex);
+  lin_exact(1.5, y0 + 3, ex + 3);
+  nde_ode *ode;
+  nde_ode_stats st;
+  ck_assert_int_eq(nde_ode_create(f, o, 2, &ode), NDE_OK);
+  ck_assert_int_eq(nde_ode_solve(ode, 2, y0, y), NDE_OK);
+  ck_assert_int_eq(nde_ode_last_stats(ode, &st, NULL), NDE_OK);
+  for (int i = 0; i < 6; i++)
+    ck_assert_msg(fabs(y[i] - ex[i]) <= method_tol(m), "%s %s: y[%d] = %.12g, exact %.12g",
+                  nde_ode_method_name(m), what, i, y[i], ex[i]);
+  nde_ode_free(ode);
+  return st;
+}
+
 /* A looser nonlinear convergence test (nls_coef, CVODES Adams and BDF)
  * takes no more evaluations and stays within the accuracy demanded at
  * rtol = atol = 1e-8; a negative or non-finite coefficient is refused. */
@@ -127,25 +148,13 @@ START_TEST(nls_coef_keeps_accuracy) {
   nde_field_user u = {3, 0, 2, lin_rhs, NULL, NULL, NULL};
   nde_field *f;
   ck_assert_int_eq(nde_field_create_user(&u, &f), NDE_OK);
-  double y0[6] = {1, 0.5, -2, 0.3, -1, 0.7}, ex[6];
-  lin_exact(1.5, y0, ex);
-  lin_exact(1.5, y0 + 3, ex + 3);
   long nfe[2];
   for (int v = 0; v < 2; v++) {
     nde_ode_options o = method_opts(m);
     o.T = 1.5;
     o.nls_coef = v ? 0.3 : 0;
-    nde_ode *ode;
-    ck_assert_int_eq(nde_ode_create(f, &o, 2, &ode), NDE_OK);
     double y[6];
-    nde_ode_stats st;
-    ck_assert_int_eq(nde_ode_solve(ode, 2, y0, y), NDE_OK);
-    ck_assert_int_eq(nde_ode_last_stats(ode, &st, NULL), NDE_OK);
-    nfe[v] = st.nfe;
-    for (int i = 0; i < 6; i++)
-      ck_assert_msg(fabs(y[i] - ex[i]) <= method_tol(m), "%s nls_coef %g: y[%d] = %.12g, exact %.12g",
-                    nde_ode_method_name(m), o.nls_coef, i, y[i], ex[i]);
-    nde_ode_free(ode);
+    nfe[v] = lin_solve_exact(f, m, &o, y, v ? "nls_coef 0.3" : "nls_coef 0.1").nfe;
   }
   printf("%s: nfe %ld at nls_coef 0.1, %ld at 0.3\n", nde_ode_method_name(m), nfe[0], nfe[1]);
   ck_assert_int_le(nfe[1], nfe[0]);
@@ -168,25 +177,13 @@ START_TEST(eta_fixed_max_keeps_accuracy) {
   nde_field_user u = {3, 0, 2, lin_rhs, NULL, NULL, NULL};
   nde_field *f;
   ck_assert_int_eq(nde_field_create_user(&u, &f), NDE_OK);
-  double y0[6] = {1, 0.5, -2, 0.3, -1, 0.7}, ex[6], yv[2][6];
-  lin_exact(1.5, y0, ex);
-  lin_exact(1.5, y0 + 3, ex + 3);
+  double yv[2][6];
   long nst[2];
   for (int v = 0; v < 2; v++) {
     nde_ode_options o = method_opts(m);
     o.T = 1.5;
     o.eta_fixed_max = v ? 1.2 : 0;
-    nde_ode *ode;
-    ck_assert_int_eq(nde_ode_create(f, &o, 2, &ode), NDE_OK);
-    nde_ode_stats st;
-    ck_assert_int_eq(nde_ode_solve(ode, 2, y0, yv[v]), NDE_OK);
-    ck_assert_int_eq(nde_ode_last_stats(ode, &st, NULL), NDE_OK);
-    nst[v] = st.steps;
-    for (int i = 0; i < 6; i++)
-      ck_assert_msg(fabs(yv[v][i] - ex[i]) <= method_tol(m),
-                    "%s eta_fixed_max %g: y[%d] = %.12g, exact %.12g", nde_ode_method_name(m),
-                    o.eta_fixed_max, i, yv[v][i], ex[i]);
-    nde_ode_free(ode);
+    nst[v] = lin_solve_exact(f, m, &o, yv[v], v ? "eta_fixed_max 1.2" : "eta_fixed_max 1.5").steps;
   }
   printf("%s: %ld steps at eta_fixed_max 1.5, %ld at 1.2\n", nde_ode_method_name(m), nst[0],
          nst[1]);
