@@ -14,10 +14,20 @@
 #include "ode/field_impl.h"
 
 int nde_all_finite(const double *x, size_t n) {
-  /* Sum-free check: x - x is 0 for finite x and NaN for Inf or NaN. */
-  double acc = 0;
-  for (size_t i = 0; i < n; i++) acc += x[i] - x[i];
-  return acc == 0;
+  /* x - x is 0 for finite x and NaN for Inf or NaN; the sums stay 0 unless
+   * some value is not finite. Eight independent sums (a lane array the
+   * compiler turns into vector adds): with one, every add waited for the
+   * previous one, 0.4 ms per ODE-Net state (295k values), checked after
+   * every right-hand side. */
+  enum { LANES = 8 };
+  double acc[LANES] = {0};
+  size_t i = 0;
+  for (; i + LANES <= n; i += LANES)
+    for (int l = 0; l < LANES; l++) acc[l] += x[i + l] - x[i + l];
+  for (; i < n; i++) acc[0] += x[i] - x[i];
+  double s = 0;
+  for (int l = 0; l < LANES; l++) s += acc[l];
+  return s == 0;
 }
 
 void nde_field_free(nde_field *f) {
