@@ -133,6 +133,10 @@ static const conv_case CASES[] = {
     {3, 5, 7, 2, 3, 3, 1, 1, 19, 1},
     /* stride 1 with dx by col2im: padding beyond the kernel; a non-square kernel */
     {2, 4, 3, 2, 1, 1, 1, 1, 2, 1}, {3, 5, 6, 2, 3, 2, 1, 1, 2, 1},
+    /* the Winograd path (3x3, stride 1, pad 1, even planes): a non-square
+     * plane; a batch not a multiple of any vector width; a single tile, all
+     * of whose taps but the centre four are padding */
+    {4, 4, 6, 3, 3, 3, 1, 1, 5, 1}, {3, 6, 8, 5, 3, 3, 1, 1, 19, 1}, {2, 2, 2, 2, 3, 3, 1, 1, 3, 1},
 };
 #define NCASES ((int)(sizeof CASES / sizeof CASES[0]))
 
@@ -304,17 +308,19 @@ START_TEST(stack_gradcheck) {
 END_TEST
 
 /* vjp with only dx, only grad, both, and twice after one forward agree (the
- * columns kept by forward survive a vjp), and grad accumulates. */
+ * columns kept by forward survive a vjp), and grad accumulates; on a 5x4
+ * plane (im2col) and a 6x4 one (Winograd). */
 START_TEST(partial_vjps_agree) {
-  for (int concat = 0; concat < 2; concat++) {
+  for (int q = 0; q < 4; q++) {
+    const int concat = q % 2, h = q < 2 ? 5 : 6;
     nde_layer_spec s = nde_spec_conv2d(3, 3, 1, 1);
     if (concat) s.kind = NDE_LAYER_CONCAT_CONV2D;
     nde_net *net;
-    ck_assert_int_eq(nde_net_create(nde_shape_chw(2, 5, 4), 3, &s, 1, &net), NDE_OK);
+    ck_assert_int_eq(nde_net_create(nde_shape_chw(2, h, 4), 3, &s, 1, &net), NDE_OK);
     nde_rng rng;
     nde_rng_seed(&rng, 9);
     nde_net_init(net, &rng);
-    const size_t nx = 3 * 2 * 5 * 4, ny = 3 * 3 * 5 * 4, np = nde_net_num_params(net);
+    const size_t nx = 3 * 2 * h * 4, ny = 3 * 3 * h * 4, np = nde_net_num_params(net);
     nde_real *x = malloc(nx * sizeof *x), *dy = malloc(ny * sizeof *dy);
     nde_real *dx1 = malloc(nx * sizeof *dx1), *dx2 = malloc(nx * sizeof *dx2);
     nde_real *g1 = calloc(np, sizeof *g1), *g2 = calloc(np, sizeof *g2);
@@ -336,6 +342,89 @@ START_TEST(partial_vjps_agree) {
     free(g1);
     free(g2);
     nde_net_free(net);
+  }
+}
+END_TEST
+
+/* Largest |a - b| over n values, relative to the largest |b|. */
+static double rel_maxdiff(const nde_real *a, const nde_real *b, size_t n) {
+  double d = 0, m = 0;
+  for (size_t i = 0; i < n; i++) {
+    d = fmax(d, fabs((double)a[i] - b[i]));
+    m = fmax(m, fabs((double)b[i]));
+  }
+  return d / (m > 0 ? m : 1);
+}
+
+/* The Winograd path is taken exactly for 3x3, stride-1, pad-1 convolutions
+ * of even planes, and there agrees with the im2col path (forward, dx,
+ * gradient, ConcatConv2d's time channel included) up to rounding, also
+ * after the weights change between calls (its transformed weights are
+ * cached). The ODE function's shape runs in two chunks. */
+#if NDE_REAL_IS_DOUBLE
+#define WINO_TOL 1e-12
+#else
+#define WINO_TOL 2e-5
+#endif
+START_TEST(winograd_matches_im2col) {
+  static const struct {
+    int cin, h, w, cout, n, k, stride, pad, wino;
+  } cases[] = {{64, 6, 6, 64, 64, 3, 1, 1, 1}, {5, 4, 8, 7, 3, 3, 1, 1, 1},
+               {3, 5, 6, 4, 2, 3, 1, 1, 0},    {3, 6, 6, 4, 2, 3, 2, 1, 0},
+               {3, 6, 6, 4, 2, 3, 1, 0, 0},    {3, 6, 6, 4, 2, 5, 1, 2, 0}};
+  for (size_t q = 0; q < 2 * sizeof cases / sizeof cases[0]; q++) {
+    const int concat = (int)(q % 2), n = cases[q / 2].n;
+    nde_layer_spec s = nde_spec_conv2d(cases[q / 2].cout, cases[q / 2].k, cases[q / 2].stride,
+                                       cases[q / 2].pad);
+    if (concat) s.kind = NDE_LAYER_CONCAT_CONV2D;
+    const nde_shape in = nde_shape_chw(cases[q / 2].cin, cases[q / 2].h, cases[q / 2].w);
+    nde_net *wn, *cn;
+    const long before = nde_conv_winograd_setups();
+    ck_assert_int_eq(nde_net_create(in, n, &s, 1, &wn), NDE_OK);
+    ck_assert_int_eq(nde_conv_winograd_setups() - before, cases[q / 2].wino);
+    nde_conv_allow_winograd(0);
+    const int rc = nde_net_create(in, n, &s, 1, &cn);
+    nde_conv_allow_winograd(1);
+    ck_assert_int_eq(rc, NDE_OK);
+    ck_assert_int_eq(nde_conv_winograd_setups() - before, cases[q / 2].wino);
+    nde_rng rng;
+    nde_rng_seed(&rng, 60 + q);
+    nde_net_init(wn, &rng);
+    const size_t np = nde_net_num_params(wn), nin = (size_t)n * nde_net_in_numel(wn),
+                 nout = (size_t)n * nde_net_out_numel(wn);
+    nde_real *x = malloc(nin * sizeof *x), *dy = malloc(nout * sizeof *dy);
+    nde_real *y1 = malloc(nout * sizeof *y1), *y2 = malloc(nout * sizeof *y2);
+    nde_real *dx1 = malloc(nin * sizeof *dx1), *dx2 = malloc(nin * sizeof *dx2);
+    nde_real *g1 = malloc(np * sizeof *g1), *g2 = malloc(np * sizeof *g2);
+    ck_assert(x && dy && y1 && y2 && dx1 && dx2 && g1 && g2);
+    tu_fill_normal(x, nin, 1, &rng);
+    tu_fill_normal(dy, nout, 1, &rng);
+    for (int round = 0; round < 2; round++) {
+      if (round) /* new weights: the cached transform must follow */
+        for (size_t i = 0; i < np; i++) nde_net_params(wn)[i] = (nde_real)(1.5 * nde_net_params(wn)[i] - 0.01);
+      memcpy(nde_net_params(cn), nde_net_params(wn), np * sizeof(nde_real));
+      memset(g1, 0, np * sizeof *g1);
+      memset(g2, 0, np * sizeof *g2);
+      ck_assert_int_eq(nde_net_forward(wn, 0.3, n, x, y1), NDE_OK);
+      ck_assert_int_eq(nde_net_forward(cn, 0.3, n, x, y2), NDE_OK);
+      ck_assert_int_eq(nde_net_vjp(wn, n, dy, dx1, g1), NDE_OK);
+      ck_assert_int_eq(nde_net_vjp(cn, n, dy, dx2, g2), NDE_OK);
+      const double ey = rel_maxdiff(y1, y2, nout), ex = rel_maxdiff(dx1, dx2, nin),
+                   eg = rel_maxdiff(g1, g2, np);
+      ck_assert_msg(ey <= WINO_TOL && ex <= WINO_TOL && eg <= WINO_TOL,
+                    "case %zu concat %d round %d: y %g dx %g grad %g", q / 2, concat, round, ey,
+                    ex, eg);
+    }
+    free(x);
+    free(dy);
+    free(y1);
+    free(y2);
+    free(dx1);
+    free(dx2);
+    free(g1);
+    free(g2);
+    nde_net_free(wn);
+    nde_net_free(cn);
   }
 }
 END_TEST
@@ -617,6 +706,7 @@ Suite *conv_suite(void) {
   tcase_add_loop_test(tc, concat_gradcheck, 0, NCASES);
   tcase_add_test(tc, stack_gradcheck);
   tcase_add_test(tc, partial_vjps_agree);
+  tcase_add_test(tc, winograd_matches_im2col);
   tcase_add_test(tc, batch_changes_between_calls);
   tcase_add_test(tc, chunked_batch_matches_per_sample);
   tcase_add_test(tc, shared_scratch_matches_own);
