@@ -98,13 +98,14 @@ typedef struct conv_impl {
   /* Winograd F(2x2, 3x3) path (nets/winograd.c), for 3x3 stride-1 pad-1
    * convolutions of even planes: V, M and the CHWN output in the arena
    * (off_cols: V / dV, 16 x Cin x tiles*chunk; off_omat: the CHWN output
-   * or its cotangent; off_M: M / dM, 16 x Cout x tiles*chunk; off_plane). */
+   * or its cotangent; off_M: M / dM, 16 x Cout x tiles*chunk; off_plane;
+   * off_dU). */
   int wino;
   size_t off_M;
   nde_real *U;      /* 16 x Cout x Cin: the transformed weights */
   nde_real *Useen;  /* Cout x Cin*9: the weights U was computed from */
   int U_valid;      /* Useen holds weights (0: U not computed yet) */
-  nde_real *dU;     /* 16 x Cout x Cin: the weight cotangent before the transform */
+  size_t off_dU;    /* arena: 16 x Cout x Cin, the weight cotangent before the transform */
   nde_real *zeros;  /* chunk zeros: the padding */
   nde_real *sink;   /* chunk values: the padding's share of dx, dropped */
   int last_n;      /* batch of the last forward (0: none yet) */
@@ -123,7 +124,6 @@ static void conv_destroy(nde_layer *L) {
   free(C->wflip);
   free(C->U);
   free(C->Useen);
-  free(C->dU);
   free(C->zeros);
   free(C->sink);
   free(C);
@@ -269,7 +269,9 @@ static int conv_setup_common(nde_layer *L, int concat) {
     off += align64(ps_omat * chunk);
     C->off_plane = off;
     off += align64(hw * chunk);
-    ok = (C->U = alloc_reals(16 * ncc)) != NULL && (C->dU = alloc_reals(16 * ncc)) != NULL &&
+    C->off_dU = off;
+    off += align64(16 * ncc);
+    ok = (C->U = alloc_reals(16 * ncc)) != NULL &&
          (C->Useen = alloc_reals(9 * ncc)) != NULL &&
          (C->zeros = calloc(chunk, sizeof(nde_real))) != NULL &&
          (C->sink = alloc_reals(chunk)) != NULL;
@@ -399,13 +401,14 @@ static void wino_vjp(nde_layer *L, const nde_layer_ctx *ctx, int n, const nde_re
   const size_t feat = nde_shape_numel(L->in), ofeat = (size_t)cout * npix;
   nde_real *V = ctx->scratch + C->off_cols, *M = ctx->scratch + C->off_M;
   nde_real *omat = ctx->scratch + C->off_omat, *plane = ctx->scratch + C->off_plane;
+  nde_real *dU = ctx->scratch + C->off_dU;
   for (int b0 = 0; b0 < n; b0 += C->chunk) {
     const int nb = n - b0 < C->chunk ? n - b0 : C->chunk, T = npix / 4 * nb;
     nde_conv_transpose(nb, cout * npix, dy + (size_t)b0 * ofeat, ofeat, omat, (size_t)nb, NULL);
     nde_wino_output_adjoint(&C->g, cout, nb, omat, M);
     if (grad) {
       nde_wino_input(&C->g, nb, x + (size_t)b0 * feat, feat, plane, C->zeros, V);
-      wino_gemms g = {0, CblasNoTrans, CblasTrans, cout, cin, T, T, T, cin, M, V, C->dU,
+      wino_gemms g = {0, CblasNoTrans, CblasTrans, cout, cin, T, T, T, cin, M, V, dU,
                       nde_wino_stride((size_t)cout * T), nde_wino_stride((size_t)cin * T), (size_t)cout * cin, b0 ? 1 : 0};
       run_wino_gemms(&g); /* dU[xi] (+)= dM[xi] V[xi]^T */
       if (sums_needed)
@@ -419,7 +422,7 @@ static void wino_vjp(nde_layer *L, const nde_layer_ctx *ctx, int n, const nde_re
       nde_wino_input_adjoint(&C->g, nb, V, plane, C->sink, dx + (size_t)b0 * feat, feat);
     }
   }
-  if (grad) nde_wino_weights_adjoint(cout, cin, C->dU, grad + C->kt, (size_t)C->kfull);
+  if (grad) nde_wino_weights_adjoint(cout, cin, dU, grad + C->kt, (size_t)C->kfull);
 }
 
 static int conv_forward(nde_layer *L, const nde_layer_ctx *ctx, double t, int n,
