@@ -45,8 +45,37 @@ struct par_op {
   const realtype *c; /* coefficients of the fused operations */
   int nv;
   N_Vector x, y, z, *X, *Y, *Z;
+  const struct defer_q *q; /* flush_range: the ops to run */
   realtype part[NDE_MAX_SLICES]; /* per-slice partial sums of reductions */
 };
+
+/* ---- deferred in-place linear sums ----
+ *
+ * Why: CVODES's predictor (cvPredict) multiplies the Nordsieck history by
+ * the Pascal triangle as q (q + 1) / 2 separate in-place sums
+ *   zn[j-1] = zn[j-1] + zn[j],   k = 1..q, j = q..k,
+ * each a pass over the state reading two vectors and writing one: at
+ * order 4, 10 passes and 30 vector transfers per step, where one pass over
+ * the q + 1 vectors needs 9. So an in-place sum x = a x + b y on a long
+ * vector is not run at once but queued (per thread: a solver runs on one
+ * thread at a time), and the queue runs in ONE pass over the index range,
+ * block by block, each block applying the queued sums in their order. Per
+ * entry that is the same sequence of operations as running them one by
+ * one, so the results are bit-identical.
+ * The queue is run first by every other operation of this table, by
+ * N_VGetArrayPointer / N_VSetArrayPointer (all of nde's access to the
+ * values goes through these) and by N_VDestroy, so nothing can see a
+ * vector's values before its queued sums are applied. */
+enum { DEFER_MAX = 96, DEFER_BLOCK = 256 };
+struct defer_q {
+  int n;
+  long len;
+  realtype a[DEFER_MAX], b[DEFER_MAX];
+  realtype *x[DEFER_MAX];
+  const realtype *y[DEFER_MAX];
+};
+static _Thread_local struct defer_q deferred;
+static void flush_deferred(void);
 
 static int par_slice(void *arg, int s) {
   par_op *o = arg;
@@ -58,6 +87,7 @@ static int par_slice(void *arg, int s) {
 /* Run o->range over [0, n), split when n is long; returns the sum of the
  * slices' partial sums (for reductions). */
 static realtype par_run(par_op *o, long n) {
+  flush_deferred();
   o->n = n;
   o->nslices = n >= PAR_MIN ? nde_blas_threads() : 1;
   if (o->nslices > NDE_MAX_SLICES) o->nslices = NDE_MAX_SLICES;
@@ -80,7 +110,38 @@ static void linearsum_range(par_op *o, long i0, long i1, int s) {
   (void)s;
   for (long i = i0; i < i1; i++) zd[i] = a * xd[i] + b * yd[i];
 }
+/* The queued sums (o->nv of them) over [i0, i1), block by block. */
+static void flush_range(par_op *o, long i0, long i1, int s) {
+  const struct defer_q *q = o->q;
+  (void)s;
+  for (long b0 = i0; b0 < i1; b0 += DEFER_BLOCK) {
+    const long b1 = b0 + DEFER_BLOCK < i1 ? b0 + DEFER_BLOCK : i1;
+    for (int k = 0; k < o->nv; k++) {
+      realtype *xd = q->x[k];
+      const realtype *yd = q->y[k], a = q->a[k], b = q->b[k];
+      for (long i = b0; i < b1; i++) xd[i] = a * xd[i] + b * yd[i];
+    }
+  }
+}
+static void flush_deferred(void) {
+  struct defer_q *q = &deferred;
+  if (!q->n) return;
+  par_op o = {.range = flush_range, .q = q, .nv = q->n};
+  q->n = 0; /* emptied first: par_run flushes too (nothing queues meanwhile) */
+  par_run(&o, q->len);
+}
 static void fast_linearsum(realtype a, N_Vector x, realtype b, N_Vector y, N_Vector z) {
+  struct defer_q *q = &deferred;
+  if (z == x && LEN(x) >= PAR_MIN) {
+    if (q->n == DEFER_MAX || (q->n && q->len != LEN(x))) flush_deferred();
+    q->len = LEN(x);
+    q->a[q->n] = a;
+    q->b[q->n] = b;
+    q->x[q->n] = DATA(x);
+    q->y[q->n] = DATA(y);
+    q->n++;
+    return;
+  }
   par_op o = {.range = linearsum_range, .a = a, .b = b, .x = x, .y = y, .z = z};
   par_run(&o, LEN(x));
 }
@@ -96,6 +157,7 @@ static void fast_const(realtype c, N_Vector z) {
 }
 
 static void fast_prod(N_Vector x, N_Vector y, N_Vector z) {
+  flush_deferred();
   const realtype *xd = DATA(x), *yd = DATA(y);
   realtype *zd = DATA(z);
   long n = LEN(x);
@@ -103,6 +165,7 @@ static void fast_prod(N_Vector x, N_Vector y, N_Vector z) {
 }
 
 static void fast_div(N_Vector x, N_Vector y, N_Vector z) {
+  flush_deferred();
   const realtype *xd = DATA(x), *yd = DATA(y);
   realtype *zd = DATA(z);
   long n = LEN(x);
@@ -155,6 +218,7 @@ static void fast_addconst(N_Vector x, realtype b, N_Vector z) {
 
 /* z_i = 1 if |x_i| >= c else 0 */
 static void fast_compare(realtype c, N_Vector x, N_Vector z) {
+  flush_deferred();
   const realtype *xd = DATA(x);
   realtype *zd = DATA(z);
   long n = LEN(x);
@@ -163,6 +227,7 @@ static void fast_compare(realtype c, N_Vector x, N_Vector z) {
 
 /* z = 1 / x where x != 0; false if some x_i == 0 (z_i left untouched) */
 static booleantype fast_invtest(N_Vector x, N_Vector z) {
+  flush_deferred();
   const realtype *xd = DATA(x);
   realtype *zd = DATA(z);
   long n = LEN(x);
@@ -179,6 +244,7 @@ static booleantype fast_invtest(N_Vector x, N_Vector z) {
 /* Constraint test: c_i = +-2 demands x_i c_i > 0, c_i = +-1 demands
  * x_i c_i >= 0; m_i = 1 marks a violation. True if none. */
 static booleantype fast_constrmask(N_Vector c, N_Vector x, N_Vector m) {
+  flush_deferred();
   const realtype *cd = DATA(c), *xd = DATA(x);
   realtype *md = DATA(m);
   long n = LEN(x);
@@ -226,6 +292,7 @@ static realtype fast_wsqrsum(N_Vector x, N_Vector w) {
 
 /* sum over id_i > 0 of (x_i w_i)^2 */
 static realtype fast_wsqrsummask(N_Vector x, N_Vector w, N_Vector id) {
+  flush_deferred();
   const realtype *xd = DATA(x), *wd = DATA(w), *idd = DATA(id);
   long n = LEN(x), i = 0;
   realtype acc[LANES] = {0};
@@ -242,6 +309,7 @@ static realtype fast_wsqrsummask(N_Vector x, N_Vector w, N_Vector id) {
 }
 
 static realtype fast_dotprod(N_Vector x, N_Vector y) {
+  flush_deferred();
   const realtype *xd = DATA(x), *yd = DATA(y);
   long n = LEN(x), i = 0;
   realtype acc[LANES] = {0};
@@ -252,6 +320,7 @@ static realtype fast_dotprod(N_Vector x, N_Vector y) {
 }
 
 static realtype fast_l1norm(N_Vector x) {
+  flush_deferred();
   const realtype *xd = DATA(x);
   long n = LEN(x), i = 0;
   realtype acc[LANES] = {0};
@@ -262,6 +331,7 @@ static realtype fast_l1norm(N_Vector x) {
 }
 
 static realtype fast_maxnorm(N_Vector x) {
+  flush_deferred();
   const realtype *xd = DATA(x);
   long n = LEN(x);
   realtype m = 0.0;
@@ -270,6 +340,7 @@ static realtype fast_maxnorm(N_Vector x) {
 }
 
 static realtype fast_min(N_Vector x) {
+  flush_deferred();
   const realtype *xd = DATA(x);
   long n = LEN(x);
   realtype m = n > 0 ? xd[0] : BIG_REAL;
@@ -279,6 +350,7 @@ static realtype fast_min(N_Vector x) {
 
 /* min over denom_i != 0 of num_i / denom_i (BIG_REAL if none) */
 static realtype fast_minquotient(N_Vector num, N_Vector denom) {
+  flush_deferred();
   const realtype *nd = DATA(num), *dd = DATA(denom);
   long n = LEN(num);
   realtype m = BIG_REAL;
@@ -445,8 +517,46 @@ void nde_nvec_fp_update(N_Vector g, N_Vector y, N_Vector delta) {
   par_run(&o, LEN(y));
 }
 
+/* Access to the values and the end of a vector: the queue first. */
+static realtype *fast_getarraypointer(N_Vector v) {
+  flush_deferred();
+  return DATA(v);
+}
+static void fast_setarraypointer(realtype *data, N_Vector v) {
+  flush_deferred();
+  NV_DATA_S(v) = data;
+}
+static void fast_destroy(N_Vector v) {
+  flush_deferred();
+  N_VDestroy_Serial(v);
+}
+static void fast_print(N_Vector v) {
+  flush_deferred();
+  N_VPrint_Serial(v);
+}
+static void fast_printfile(N_Vector v, FILE *f) {
+  flush_deferred();
+  N_VPrintFile_Serial(v, f);
+}
+static int fast_bufpack(N_Vector v, void *buf) {
+  flush_deferred();
+  return N_VBufPack_Serial(v, buf);
+}
+static int fast_bufunpack(N_Vector v, void *buf) {
+  flush_deferred();
+  return N_VBufUnpack_Serial(v, buf);
+}
+
 void nde_nvec_use_fast_ops(N_Vector v) {
   N_Vector_Ops o = v->ops;
+  o->nvgetarraypointer = fast_getarraypointer;
+  o->nvsetarraypointer = fast_setarraypointer;
+  o->nvdestroy = fast_destroy;
+  o->nvprint = fast_print;
+  o->nvprintfile = fast_printfile;
+  o->nvbufpack = fast_bufpack;
+  o->nvbufunpack = fast_bufunpack;
+  o->nvdotprodmultilocal = fast_dotprodmulti;
   o->nvlinearsum = fast_linearsum;
   o->nvconst = fast_const;
   o->nvprod = fast_prod;
