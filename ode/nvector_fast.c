@@ -49,33 +49,46 @@ struct par_op {
   realtype part[NDE_MAX_SLICES]; /* per-slice partial sums of reductions */
 };
 
-/* ---- deferred in-place linear sums ----
+/* ---- deferred elementwise operations ----
  *
- * Why: CVODES's predictor (cvPredict) multiplies the Nordsieck history by
- * the Pascal triangle as q (q + 1) / 2 separate in-place sums
- *   zn[j-1] = zn[j-1] + zn[j],   k = 1..q, j = q..k,
- * each a pass over the state reading two vectors and writing one: at
- * order 4, 10 passes and 30 vector transfers per step, where one pass over
- * the q + 1 vectors needs 9. So an in-place sum x = a x + b y on a long
- * vector is not run at once but queued (per thread: a solver runs on one
- * thread at a time), and the queue runs in ONE pass over the index range,
- * block by block, each block applying the queued sums in their order. Per
- * entry that is the same sequence of operations as running them one by
- * one, so the results are bit-identical.
- * The queue is run first by every other operation of this table, by
- * N_VGetArrayPointer / N_VSetArrayPointer (all of nde's access to the
- * values goes through these) and by N_VDestroy, so nothing can see a
- * vector's values before its queued sums are applied. */
-enum { DEFER_MAX = 96, DEFER_BLOCK = 256 };
+ * Why: between two reductions CVODES makes many elementwise passes over
+ * the state. Its predictor (cvPredict) alone multiplies the Nordsieck
+ * history by the Pascal triangle as q (q + 1) / 2 separate in-place sums
+ *   zn[j-1] = zn[j-1] + zn[j],   k = 1..q, j = q..k
+ * (at order 4, 10 passes and 30 vector transfers where one pass over the
+ * q + 1 vectors needs 9); then come y = zn[0] + ycor, the fixed-point
+ * residual (a sum and a scaling), the history update (q + 1 sums), the
+ * rescaling on a step-size change (q scalings) and two copies. So on a long
+ * vector z = a x + b y, z = c x, z = c and the fused forms built from them
+ * are not run at once but queued (per thread: a solver runs on one thread
+ * at a time), and the queue runs in ONE pass over the index range, block
+ * by block (DEFER_BLOCK values of every vector stay in L1), each block
+ * applying the queued operations in their order. Every entry then sees the
+ * same sequence of operations, with the same operands, as when they run
+ * one by one, so the results are bit-identical (aliasing included: an
+ * operation reads x[i] and y[i] before it writes z[i]).
+ * The queue is run first by every other operation of this table (the
+ * reductions, which need the values), by N_VGetArrayPointer /
+ * N_VSetArrayPointer (all of nde's access to the values goes through
+ * these; NV_DATA_S would bypass it) and by N_VDestroy, print and buffer
+ * packing, so nothing sees a vector's values before its queued updates. */
+enum { DEFER_MAX = 128, DEFER_BLOCK = 256 };
+enum { DQ_LINSUM, DQ_SCALE, DQ_CONST }; /* z = a x + b y,  z = a x,  z = a */
 struct defer_q {
   int n;
   long len;
+  unsigned char kind[DEFER_MAX];
   realtype a[DEFER_MAX], b[DEFER_MAX];
-  realtype *x[DEFER_MAX];
-  const realtype *y[DEFER_MAX];
+  const realtype *x[DEFER_MAX], *y[DEFER_MAX];
+  realtype *z[DEFER_MAX];
 };
 static _Thread_local struct defer_q deferred;
+static int defer_enabled = 1;
 static void flush_deferred(void);
+void nde_nvec_set_deferral(int on) {
+  flush_deferred();
+  defer_enabled = on;
+}
 
 static int par_slice(void *arg, int s) {
   par_op *o = arg;
@@ -110,16 +123,25 @@ static void linearsum_range(par_op *o, long i0, long i1, int s) {
   (void)s;
   for (long i = i0; i < i1; i++) zd[i] = a * xd[i] + b * yd[i];
 }
-/* The queued sums (o->nv of them) over [i0, i1), block by block. */
+/* The queued operations (o->nv of them) over [i0, i1), block by block. */
 static void flush_range(par_op *o, long i0, long i1, int s) {
   const struct defer_q *q = o->q;
   (void)s;
   for (long b0 = i0; b0 < i1; b0 += DEFER_BLOCK) {
     const long b1 = b0 + DEFER_BLOCK < i1 ? b0 + DEFER_BLOCK : i1;
     for (int k = 0; k < o->nv; k++) {
-      realtype *xd = q->x[k];
-      const realtype *yd = q->y[k], a = q->a[k], b = q->b[k];
-      for (long i = b0; i < b1; i++) xd[i] = a * xd[i] + b * yd[i];
+      const realtype *xd = q->x[k], *yd = q->y[k], a = q->a[k], b = q->b[k];
+      realtype *zd = q->z[k];
+      switch (q->kind[k]) {
+        case DQ_LINSUM:
+          for (long i = b0; i < b1; i++) zd[i] = a * xd[i] + b * yd[i];
+          break;
+        case DQ_SCALE:
+          for (long i = b0; i < b1; i++) zd[i] = a * xd[i];
+          break;
+        default:
+          for (long i = b0; i < b1; i++) zd[i] = a;
+      }
     }
   }
 }
@@ -130,18 +152,24 @@ static void flush_deferred(void) {
   q->n = 0; /* emptied first: par_run flushes too (nothing queues meanwhile) */
   par_run(&o, q->len);
 }
-static void fast_linearsum(realtype a, N_Vector x, realtype b, N_Vector y, N_Vector z) {
+/* Queue z = a x + b y (x, y: NULL where the kind reads none) if the vector
+ * is long; 0 when the caller must run it now. */
+static int defer(int kind, realtype a, realtype b, N_Vector x, N_Vector y, N_Vector z) {
   struct defer_q *q = &deferred;
-  if (z == x && LEN(x) >= PAR_MIN) {
-    if (q->n == DEFER_MAX || (q->n && q->len != LEN(x))) flush_deferred();
-    q->len = LEN(x);
-    q->a[q->n] = a;
-    q->b[q->n] = b;
-    q->x[q->n] = DATA(x);
-    q->y[q->n] = DATA(y);
-    q->n++;
-    return;
-  }
+  if (!defer_enabled || LEN(z) < PAR_MIN) return 0;
+  if (q->n == DEFER_MAX || (q->n && q->len != LEN(z))) flush_deferred();
+  const int k = q->n++;
+  q->len = LEN(z);
+  q->kind[k] = (unsigned char)kind;
+  q->a[k] = a;
+  q->b[k] = b;
+  q->x[k] = x ? DATA(x) : NULL;
+  q->y[k] = y ? DATA(y) : NULL;
+  q->z[k] = DATA(z);
+  return 1;
+}
+static void fast_linearsum(realtype a, N_Vector x, realtype b, N_Vector y, N_Vector z) {
+  if (defer(DQ_LINSUM, a, b, x, y, z)) return;
   par_op o = {.range = linearsum_range, .a = a, .b = b, .x = x, .y = y, .z = z};
   par_run(&o, LEN(x));
 }
@@ -152,6 +180,7 @@ static void const_range(par_op *o, long i0, long i1, int s) {
   for (long i = i0; i < i1; i++) zd[i] = c;
 }
 static void fast_const(realtype c, N_Vector z) {
+  if (defer(DQ_CONST, c, 0, NULL, NULL, z)) return;
   par_op o = {.range = const_range, .a = c, .z = z};
   par_run(&o, LEN(z));
 }
@@ -179,6 +208,7 @@ static void scale_range(par_op *o, long i0, long i1, int s) {
   for (long i = i0; i < i1; i++) zd[i] = c * xd[i];
 }
 static void fast_scale(realtype c, N_Vector x, N_Vector z) {
+  if (defer(DQ_SCALE, c, 0, x, NULL, z)) return;
   par_op o = {.range = scale_range, .a = c, .x = x, .z = z};
   par_run(&o, LEN(x));
 }
@@ -418,6 +448,10 @@ static void scaleaddmulti_range(par_op *o, long i0, long i1, int s) {
   }
 }
 static int fast_scaleaddmulti(int nv, realtype *a, N_Vector x, N_Vector *Y, N_Vector *Z) {
+  if (defer_enabled && LEN(x) >= PAR_MIN) { /* Z_k = a_k x + 1 Y_k, k = 0, 1, ... in order */
+    for (int k = 0; k < nv; k++) defer(DQ_LINSUM, a[k], 1.0, x, Y[k], Z[k]);
+    return 0;
+  }
   par_op o = {.range = scaleaddmulti_range, .c = a, .nv = nv, .x = x, .Y = Y, .Z = Z};
   par_run(&o, LEN(x));
   return 0;
@@ -513,6 +547,11 @@ static void fp_update_range(par_op *o, long i0, long i1, int s) {
   }
 }
 void nde_nvec_fp_update(N_Vector g, N_Vector y, N_Vector delta) {
+  /* the same arithmetic queued: delta = 1 g + (-1) y, y = 1 g */
+  if (defer(DQ_LINSUM, 1.0, -1.0, g, y, delta)) {
+    defer(DQ_SCALE, 1.0, 0, g, NULL, y);
+    return;
+  }
   par_op o = {.range = fp_update_range, .x = g, .y = y, .z = delta};
   par_run(&o, LEN(y));
 }

@@ -163,6 +163,9 @@ void nde_nvec_free(N_Vector *v);
  * error weights); and delta = g - y followed by y = g. */
 int nde_nvec_ewt(N_Vector y, double rtol, double atol, N_Vector w);
 void nde_nvec_fp_update(N_Vector g, N_Vector y, N_Vector delta);
+/* Tests only: whether elementwise operations on long vectors are queued
+ * (ode/nvector_fast.c; default 1). Runs the calling thread's queue first. */
+void nde_nvec_set_deferral(int on);
 /* Plain fixed-point nonlinear solver (ode/fixed_point.c): SUNDIALS's
  * SUNNonlinSol_FixedPoint without acceleration, iterate for iterate, in
  * two passes over the state per iteration instead of four. */

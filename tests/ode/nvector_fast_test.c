@@ -217,7 +217,7 @@ END_TEST
 
 /* CVODES's predictor and its undo (cvPredict / cvRestore): the Pascal
  * triangle of in-place sums over the Nordsieck history, which nde queues
- * and runs in one pass. Bit-identical to running them one by one, at an
+ * and runs in one pass, then the other queued operations. Bit-identical to running them one by one, at an
  * order where the queue holds 15 sums, when a reduction reads a vector in
  * the middle (the queue runs first), after the undo with b = -1, across
  * N_VDestroy of a vector a queued sum wrote, and on 1, 2 and 3 threads. */
@@ -243,6 +243,23 @@ START_TEST(deferred_sums_match_sundials) {
         N_VLinearSum(1, p.fst[j - 1], -1, p.fst[j], p.fst[j - 1]);
       }
     for (int k = 0; k <= q; k++) identical_vectors(&p, k, "restored history");
+    /* the other queued kinds: const, scale, scale-add-multi (aliasing its
+     * input), and the fixed-point update (delta = g - y, y = g) */
+    realtype coef[3] = {0.5, -2.0, 3.0};
+    for (int side = 0; side < 2; side++) {
+      N_Vector *v = side ? p.fst : p.ref;
+      N_VConst(0.25, v[4]);
+      N_VScale(3.0, v[1], v[2]);
+      N_Vector Y[3] = {v[1], v[2], v[3]}, Z[3] = {v[1], v[2], v[5]};
+      N_VScaleAddMulti(3, coef, v[0], Y, Z);
+      if (side) {
+        nde_nvec_fp_update(v[2], v[3], v[4]);
+      } else {
+        N_VLinearSum(1.0, v[2], -1.0, v[3], v[4]);
+        N_VScale(1.0, v[2], v[3]);
+      }
+    }
+    for (int k = 0; k <= q; k++) identical_vectors(&p, k, "const, scale, scale-add-multi, fp update");
     /* a queued sum into a clone that is then destroyed, then one into fst[0] */
     N_Vector c = N_VClone(p.fst[1]);
     N_VScale(1, p.fst[1], c);
