@@ -15,8 +15,11 @@
  * time-channel rows of K, 1.5% of the work; see nets/conv2d.c). It ends with
  *   conv_vs_sgemm: R,  R = (conv flops / conv time) / (gemm flops / gemm time)
  * from the medians, the fraction of the GEMM ceiling the whole layer
- * reaches (conv_vs_sgemm_best: the same from the best times). Prints
- * figures, never fails. Usage: conv [rounds] [batch]. */
+ * reaches (conv_vs_sgemm_best: the same from the best times). Since the
+ * layer computes this shape by Winograd's F(3x3, 3x3) (nets/winograd.c,
+ * 3.24x fewer flops than the im2col product), R can exceed 1: the layer's
+ * GFLOP/s are im2col-equivalent. Prints figures, never fails.
+ * Usage: conv [rounds] [batch]. */
 #define _POSIX_C_SOURCE 199309L /* clock_gettime */
 #include <stdio.h>
 #include <stdlib.h>

@@ -32,9 +32,10 @@
  *   dW_t[co][i][j] += t sum_p mask[(i,j)][p] sum_b dY[b][co][p]
  *   dcols = W_x^T dYmat, dx = col2im(dcols)     (one gemm; t is not an input)
  *
- * WINOGRAD. A 3x3, stride-1, pad-1 convolution of an even plane (the ODE
- * function's, the ResNet blocks') instead computes its x part by Winograd's
- * F(2x2, 3x3) (nets/winograd.c: 16 gemms with 2.25x fewer flops in all),
+ * WINOGRAD. A 3x3, stride-1, pad-1 convolution of a plane divisible into
+ * 3x3 or 2x2 tiles (the ODE function's, the ResNet blocks') instead
+ * computes its x part by Winograd's F(3x3, 3x3) or F(2x2, 3x3)
+ * (nets/winograd.c: 25 or 16 gemms, 3.24x or 2.25x fewer flops in all),
  * chunked the same way; the time channel and the bias stay the per-pixel
  * addend above. ODE-Net training step (odenet_step, alternating runs on a
  * loaded host): 0.40-0.55 s -> 0.32-0.42 s; f evaluation 4.6-6.6 ms ->
@@ -95,17 +96,18 @@ typedef struct conv_impl {
   nde_real *sums;  /* Cout*npix: dY summed over the batch */
   nde_real *ones;  /* max_batch ones, to sum with gemv */
   nde_real *mask;  /* kt*npix: taps inside the plane (ConcatConv2d only) */
-  /* Winograd F(2x2, 3x3) path (nets/winograd.c), for 3x3 stride-1 pad-1
-   * convolutions of even planes: V, M and the CHWN output in the arena
-   * (off_cols: V / dV, 16 x Cin x tiles*chunk; off_omat: the CHWN output
-   * or its cotangent; off_M: M / dM, 16 x Cout x tiles*chunk; off_plane;
-   * off_dU). */
-  int wino;
+  /* Winograd F(m x m, 3x3) path (nets/winograd.c), for 3x3 stride-1 pad-1
+   * convolutions of planes of m x m tiles; nxi = (m + 2)^2 products. V, M
+   * and the CHWN output in the arena (off_cols: V / dV, nxi x Cin x
+   * tiles*chunk; off_omat: the CHWN output or its cotangent; off_M: M / dM,
+   * nxi x Cout x tiles*chunk; off_plane; off_dU). */
+  int wino;         /* the tile m, 0: im2col */
+  int nxi;
   size_t off_M;
-  nde_real *U;      /* 16 x Cout x Cin: the transformed weights */
+  nde_real *U;      /* nxi x Cout x Cin: the transformed weights */
   nde_real *Useen;  /* Cout x Cin*9: the weights U was computed from */
   int U_valid;      /* Useen holds weights (0: U not computed yet) */
-  size_t off_dU;    /* arena: 16 x Cout x Cin, the weight cotangent before the transform */
+  size_t off_dU;    /* arena: nxi x Cout x Cin, the weight cotangent before the transform */
   nde_real *zeros;  /* chunk zeros: the padding */
   nde_real *sink;   /* chunk values: the padding's share of dx, dropped */
   int last_n;      /* batch of the last forward (0: none yet) */
@@ -163,11 +165,13 @@ long nde_conv_winograd_setups(void) { return __atomic_load_n(&winograd_setups, _
 #define NDE_CONV_MIN_GEMM_COLS 1152
 #endif
 #define MIN_GEMM_COLS NDE_CONV_MIN_GEMM_COLS
-/* The Winograd path's 16 gemms have Cin (not 9 Cin) as inner dimension and
- * a quarter of the columns (tiles, not pixels); at 64 channels they keep
- * their per-sample speed down to 32 samples of 9 tiles (OpenBLAS, one
- * thread: 0.35 ms for 32 samples, 0.73 for 64, 1.41 for 128). */
-#define MIN_WINO_COLS 288
+/* The Winograd path's gemms have Cin (not 9 Cin) as inner dimension and a
+ * fraction of the columns (tiles, not pixels), and its chunks stay within
+ * CHUNK_BYTES (rounded down): F(3x3)'s 25 gemms for 64 channels and 32
+ * samples of 4 tiles took 0.17 ms on one thread, for 64 samples 0.52-0.70
+ * (their V and M no longer fit the 2 MB L2); ODE-Net step 0.281 s with
+ * chunks of 32, 0.306 with 64 (min of 8 alternating runs). */
+#define MIN_WINO_COLS 128
 
 /* n values rounded up to a multiple of 64 bytes. */
 static size_t align64(size_t n) {
@@ -177,13 +181,14 @@ static size_t align64(size_t n) {
 
 /* Samples per chunk (see MEMORY above) for temporaries of `bytes` per
  * sample and gemms of `cols` columns per sample: within CHUNK_BYTES, but
- * at least min_cols columns, then the batch cut into equal chunks. */
-static size_t chunk_size(size_t bytes, size_t min_cols, size_t cols, size_t mb) {
+ * at least min_cols columns, then the batch cut into equal chunks, of at
+ * least that size (round_up = 0) or at most (1). */
+static size_t chunk_size(size_t bytes, size_t min_cols, size_t cols, size_t mb, int round_up) {
   size_t chunk = CHUNK_BYTES / bytes;
   const size_t min_chunk = (min_cols + cols - 1) / cols;
   if (chunk < min_chunk) chunk = min_chunk;
   if (chunk > mb) chunk = mb;
-  const size_t nchunks = mb / chunk; /* >= 1; equal chunks of at least `chunk` */
+  const size_t nchunks = round_up ? (mb + chunk - 1) / chunk : mb / chunk; /* >= 1 */
   return (mb + nchunks - 1) / nchunks;
 }
 
@@ -243,9 +248,10 @@ static int conv_setup_common(nde_layer *L, int concat) {
     C->gt = (nde_conv_geom){s->out, (int)ho, (int)wo, s->kh, s->kw, 1, s->kh - 1 - s->pad,
                             L->in.h, L->in.w};
 
-  C->wino = allow_winograd && nde_wino_applies(&C->g);
+  C->wino = allow_winograd ? nde_wino_tile(&C->g) : 0;
   if (C->wino) {
     C->flip = 0;
+    C->nxi = (C->wino + 2) * (C->wino + 2);
     __atomic_fetch_add(&winograd_setups, 1, __ATOMIC_RELAXED);
   }
 
@@ -255,23 +261,24 @@ static int conv_setup_common(nde_layer *L, int concat) {
   size_t off = 0; /* the arena, each piece on a 64-byte boundary */
   if (C->wino) {
     /* Values per sample: V (dV), M (dM), the CHWN output, one channel's plane. */
-    const size_t tiles = npix / 4, ncc = (size_t)s->out * L->in.c;
-    const size_t ps_v = 16 * (size_t)L->in.c * tiles, ps_m = 16 * (size_t)s->out * tiles;
+    const size_t tiles = npix / ((size_t)C->wino * C->wino), ncc = (size_t)s->out * L->in.c;
+    const size_t nxi = (size_t)C->nxi;
+    const size_t ps_v = nxi * L->in.c * tiles, ps_m = nxi * s->out * tiles;
     const size_t ps_omat = (size_t)s->out * npix;
     const size_t chunk =
-        chunk_size((ps_v + ps_m + ps_omat + hw) * sizeof(nde_real), MIN_WINO_COLS, tiles, mb);
+        chunk_size((ps_v + ps_m + ps_omat + hw) * sizeof(nde_real), MIN_WINO_COLS, tiles, mb, 1);
     C->chunk = (int)chunk;
     C->off_cols = off;
-    off += align64(16 * nde_wino_stride(ps_v / 16 * chunk));
+    off += align64(nxi * nde_wino_stride(ps_v / nxi * chunk));
     C->off_M = off;
-    off += align64(16 * nde_wino_stride(ps_m / 16 * chunk));
+    off += align64(nxi * nde_wino_stride(ps_m / nxi * chunk));
     C->off_omat = off;
     off += align64(ps_omat * chunk);
     C->off_plane = off;
     off += align64(hw * chunk);
     C->off_dU = off;
-    off += align64(16 * ncc);
-    ok = (C->U = alloc_reals(16 * ncc)) != NULL &&
+    off += align64(nxi * ncc);
+    ok = (C->U = alloc_reals(nxi * ncc)) != NULL &&
          (C->Useen = alloc_reals(9 * ncc)) != NULL &&
          (C->zeros = calloc(chunk, sizeof(nde_real))) != NULL &&
          (C->sink = alloc_reals(chunk)) != NULL;
@@ -285,7 +292,7 @@ static int conv_setup_common(nde_layer *L, int concat) {
     const size_t ps_plane = C->pointwise ? 0 : pmax;
     const size_t ps_cd = ps_cols > ps_dcols ? ps_cols : ps_dcols; /* cols and dcols share */
     const size_t chunk =
-        chunk_size((ps_cd + ps_omat + ps_plane) * sizeof(nde_real), MIN_GEMM_COLS, npix, mb);
+        chunk_size((ps_cd + ps_omat + ps_plane) * sizeof(nde_real), MIN_GEMM_COLS, npix, mb, 0);
     C->chunk = (int)chunk;
     C->keep = chunk == mb;
     C->off_cols = off; /* dcols too; cols only when not kept */
@@ -334,17 +341,17 @@ static void wino_update_weights(conv_impl *C, const nde_real *Wx) {
   if (same) return;
   for (int co = 0; co < cout; co++)
     memcpy(C->Useen + (size_t)co * kx, Wx + (size_t)co * C->kfull, (size_t)kx * sizeof *Wx);
-  nde_wino_weights(cout, C->g.cin, C->Useen, (size_t)kx, C->U);
+  nde_wino_weights(C->wino, cout, C->g.cin, C->Useen, (size_t)kx, C->U);
   C->U_valid = 1;
 }
 
-/* The 16 products of one Winograd step: C_xi = op(A_xi) op(B_xi) + beta C_xi
- * for xi < 16, the matrices sa, sb, sc values apart. They are independent,
+/* The products of one Winograd step: C_xi = op(A_xi) op(B_xi) + beta C_xi
+ * for xi < nxi, the matrices sa, sb, sc values apart. They are independent,
  * so when BLAS has several threads (a whole batch evaluated on one thread)
  * each thread takes a share of them with a single-threaded BLAS instead:
  * at this size (64 x 288 x 64) a 2-thread gemm is far from twice as fast. */
 typedef struct wino_gemms {
-  int nslices;
+  int nxi, nslices;
   CBLAS_TRANSPOSE ta, tb;
   int m, n, k, lda, ldb, ldc;
   const nde_real *A, *B;
@@ -355,8 +362,8 @@ typedef struct wino_gemms {
 
 static int wino_gemm_slice(void *arg, int s) {
   const wino_gemms *g = arg;
-  const int x1 = (int)nde_slice_start(16, g->nslices, s + 1);
-  for (int xi = (int)nde_slice_start(16, g->nslices, s); xi < x1; xi++)
+  const int x1 = (int)nde_slice_start(g->nxi, g->nslices, s + 1);
+  for (int xi = (int)nde_slice_start(g->nxi, g->nslices, s); xi < x1; xi++)
     nde_gemm(CblasRowMajor, g->ta, g->tb, g->m, g->n, g->k, 1, g->A + xi * g->sa, g->lda,
              g->B + xi * g->sb, g->ldb, g->beta, g->C + xi * g->sc, g->ldc);
   return NDE_OK;
@@ -364,13 +371,13 @@ static int wino_gemm_slice(void *arg, int s) {
 
 static void run_wino_gemms(wino_gemms *g) {
   const int t = nde_blas_threads();
-  g->nslices = t < 16 ? t : 16;
+  g->nslices = t < g->nxi ? t : g->nxi;
   if (g->nslices > NDE_MAX_SLICES) g->nslices = NDE_MAX_SLICES;
   nde_run_slices(g->nslices, wino_gemm_slice, g); /* cannot fail: the slices return 0 */
 }
 
 /* y = the convolution of x by Wx, plus C->add: per chunk, V = the input
- * transform, M[xi] = U[xi] V[xi] (16 gemms), the output transform into the
+ * transform, M[xi] = U[xi] V[xi] (nxi gemms), the output transform into the
  * CHWN omat, and the transpose to NCHW that adds C->add. */
 static void wino_forward(nde_layer *L, const nde_layer_ctx *ctx, const nde_real *Wx, int n,
                          const nde_real *x, nde_real *y) {
@@ -381,12 +388,12 @@ static void wino_forward(nde_layer *L, const nde_layer_ctx *ctx, const nde_real 
   nde_real *omat = ctx->scratch + C->off_omat, *plane = ctx->scratch + C->off_plane;
   wino_update_weights(C, Wx);
   for (int b0 = 0; b0 < n; b0 += C->chunk) {
-    const int nb = n - b0 < C->chunk ? n - b0 : C->chunk, T = npix / 4 * nb;
-    nde_wino_input(&C->g, nb, x + (size_t)b0 * feat, feat, plane, C->zeros, V);
-    wino_gemms g = {0, CblasNoTrans, CblasNoTrans, cout, T, cin, cin, T, T, C->U, V, M,
+    const int nb = n - b0 < C->chunk ? n - b0 : C->chunk, T = npix / (C->wino * C->wino) * nb;
+    nde_wino_input(C->wino, &C->g, nb, x + (size_t)b0 * feat, feat, plane, C->zeros, V);
+    wino_gemms g = {C->nxi, 0, CblasNoTrans, CblasNoTrans, cout, T, cin, cin, T, T, C->U, V, M,
                     (size_t)cout * cin, nde_wino_stride((size_t)cin * T), nde_wino_stride((size_t)cout * T), 0};
     run_wino_gemms(&g); /* M[xi] = U[xi] V[xi] */
-    nde_wino_output(&C->g, cout, nb, M, omat);
+    nde_wino_output(C->wino, &C->g, cout, nb, M, omat);
     nde_conv_transpose(cout * npix, nb, omat, (size_t)nb, y + (size_t)b0 * ofeat, ofeat, C->add);
   }
 }
@@ -403,12 +410,12 @@ static void wino_vjp(nde_layer *L, const nde_layer_ctx *ctx, int n, const nde_re
   nde_real *omat = ctx->scratch + C->off_omat, *plane = ctx->scratch + C->off_plane;
   nde_real *dU = ctx->scratch + C->off_dU;
   for (int b0 = 0; b0 < n; b0 += C->chunk) {
-    const int nb = n - b0 < C->chunk ? n - b0 : C->chunk, T = npix / 4 * nb;
+    const int nb = n - b0 < C->chunk ? n - b0 : C->chunk, T = npix / (C->wino * C->wino) * nb;
     nde_conv_transpose(nb, cout * npix, dy + (size_t)b0 * ofeat, ofeat, omat, (size_t)nb, NULL);
-    nde_wino_output_adjoint(&C->g, cout, nb, omat, M);
+    nde_wino_output_adjoint(C->wino, &C->g, cout, nb, omat, M);
     if (grad) {
-      nde_wino_input(&C->g, nb, x + (size_t)b0 * feat, feat, plane, C->zeros, V);
-      wino_gemms g = {0, CblasNoTrans, CblasTrans, cout, cin, T, T, T, cin, M, V, dU,
+      nde_wino_input(C->wino, &C->g, nb, x + (size_t)b0 * feat, feat, plane, C->zeros, V);
+      wino_gemms g = {C->nxi, 0, CblasNoTrans, CblasTrans, cout, cin, T, T, T, cin, M, V, dU,
                       nde_wino_stride((size_t)cout * T), nde_wino_stride((size_t)cin * T), (size_t)cout * cin, b0 ? 1 : 0};
       run_wino_gemms(&g); /* dU[xi] (+)= dM[xi] V[xi]^T */
       if (sums_needed)
@@ -416,13 +423,13 @@ static void wino_vjp(nde_layer *L, const nde_layer_ctx *ctx, int n, const nde_re
                  b0 ? 1 : 0, C->sums, 1);
     }
     if (dx) {
-      wino_gemms g = {0, CblasTrans, CblasNoTrans, cin, T, cout, cin, T, T, C->U, M, V,
+      wino_gemms g = {C->nxi, 0, CblasTrans, CblasNoTrans, cin, T, cout, cin, T, T, C->U, M, V,
                       (size_t)cout * cin, nde_wino_stride((size_t)cout * T), nde_wino_stride((size_t)cin * T), 0};
       run_wino_gemms(&g); /* dV[xi] = U[xi]^T dM[xi], over V (which dU has used) */
-      nde_wino_input_adjoint(&C->g, nb, V, plane, C->sink, dx + (size_t)b0 * feat, feat);
+      nde_wino_input_adjoint(C->wino, &C->g, nb, V, plane, C->sink, dx + (size_t)b0 * feat, feat);
     }
   }
-  if (grad) nde_wino_weights_adjoint(cout, cin, dU, grad + C->kt, (size_t)C->kfull);
+  if (grad) nde_wino_weights_adjoint(C->wino, cout, cin, dU, grad + C->kt, (size_t)C->kfull);
 }
 
 static int conv_forward(nde_layer *L, const nde_layer_ctx *ctx, double t, int n,

@@ -61,48 +61,54 @@ void nde_col2im(const nde_conv_geom *g, int n, const nde_real *dcols, nde_real *
  * which gives ConcatConv2d's time channel its exact zero-padding behaviour. */
 void nde_conv_inside_mask(const nde_conv_geom *g, nde_real *mask);
 
-/* ---- Winograd F(2x2, 3x3) (nets/winograd.c, where the math is) ----
- * For 3x3, stride 1, pad 1 convolutions of even planes. With T = (h/2) *
- * (w/2) * n tile columns (tile-major, sample innermost), the transformed
- * weights U are 16 matrices Cout x Cin, the transformed inputs V 16 matrices
- * Cin x T, their products M 16 matrices Cout x T, each set stored one
- * matrix after the other, nde_wino_stride apart. */
+/* ---- Winograd F(m x m, 3 x 3), m = 2 or 3 (nets/winograd.c, where the
+ * math is) ----
+ * For 3x3, stride 1, pad 1 convolutions of planes divisible into m x m
+ * tiles. With a = m + 2 and T = (h/m) * (w/m) * n tile columns (tile-major,
+ * sample innermost), the transformed weights U are a^2 matrices Cout x Cin,
+ * the transformed inputs V a^2 matrices Cin x T, their products M a^2
+ * matrices Cout x T, each set stored one matrix after the other,
+ * nde_wino_stride apart (U: Cout * Cin apart). */
 
-/* Values from one of the 16 matrices of a set to the next, for matrices of
- * `values` values: rounded up to 64 bytes, plus 64 bytes. The transforms
- * read or write all 16 at once; 16 streams exactly a multiple of 4 KiB apart
+/* Values from one matrix of a set to the next, for matrices of `values`
+ * values: rounded up to 64 bytes, plus 64 bytes. The transforms read or
+ * write all a^2 at once; 16 streams exactly a multiple of 4 KiB apart
  * (64 x 288 floats is 18 pages) all fall in one L1 set, which 12 ways
- * cannot hold, and the dM transform ran at a third of its speed. */
+ * cannot hold, and the dM transform of F(2x2) ran at a third of its speed. */
 static inline size_t nde_wino_stride(size_t values) {
   const size_t line = 64 / sizeof(nde_real);
   return (values + line - 1) / line * line + line;
 }
 
-/* Whether g is a convolution the Winograd path computes. */
-int nde_wino_applies(const nde_conv_geom *g);
+/* The tile m for which the Winograd path computes g: 3 where both plane
+ * sides are multiples of 3 and there are at least 16 input channels (fewer
+ * products), else 2 where both sides are even; 0 when it does not apply. */
+int nde_wino_tile(const nde_conv_geom *g);
 
 /* U from the weights: filter (co, c) at W + co * ldw + c * 9 (row-major 3x3). */
-void nde_wino_weights(int cout, int cin, const nde_real *W, size_t ldw, nde_real *U);
+void nde_wino_weights(int m, int cout, int cin, const nde_real *W, size_t ldw, nde_real *U);
 
 /* grad (laid out as W above) += the adjoint of nde_wino_weights applied to dU. */
-void nde_wino_weights_adjoint(int cout, int cin, const nde_real *dU, nde_real *grad, size_t ldw);
+void nde_wino_weights_adjoint(int m, int cout, int cin, const nde_real *dU, nde_real *grad,
+                              size_t ldw);
 
 /* V from the NCHW batch x (n samples lds values apart); plane: h*w*n values
  * of workspace; zeros: n zero values (the padding). */
-void nde_wino_input(const nde_conv_geom *g, int n, const nde_real *x, size_t lds,
+void nde_wino_input(int m, const nde_conv_geom *g, int n, const nde_real *x, size_t lds,
                     nde_real *plane, const nde_real *zeros, nde_real *V);
 
 /* dx (NCHW, samples ldd values apart) overwritten with the adjoint of
  * nde_wino_input applied to dV; plane: h*w*n values, sink: n values of
  * workspace (where the padding's share goes). */
-void nde_wino_input_adjoint(const nde_conv_geom *g, int n, const nde_real *dV, nde_real *plane,
-                            nde_real *sink, nde_real *dx, size_t ldd);
+void nde_wino_input_adjoint(int m, const nde_conv_geom *g, int n, const nde_real *dV,
+                            nde_real *plane, nde_real *sink, nde_real *dx, size_t ldd);
 
 /* The output Y (CHWN: Cout x h*w x n) from M. */
-void nde_wino_output(const nde_conv_geom *g, int cout, int n, const nde_real *M, nde_real *Y);
+void nde_wino_output(int m, const nde_conv_geom *g, int cout, int n, const nde_real *M,
+                     nde_real *Y);
 
 /* dM from the output cotangent dY (CHWN), the adjoint of nde_wino_output. */
-void nde_wino_output_adjoint(const nde_conv_geom *g, int cout, int n, const nde_real *dY,
+void nde_wino_output_adjoint(int m, const nde_conv_geom *g, int cout, int n, const nde_real *dY,
                              nde_real *dM);
 
 /* Tests only: whether layers set up from now on may use the Winograd path

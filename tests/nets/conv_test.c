@@ -19,14 +19,16 @@
  * parameter coordinate, so a central difference has NO truncation error and
  * only rounding error, about eps |loss| / h: with the generic 1e-6 of the
  * double build that noise alone reaches ~1e-6 relative on the smallest
- * gradient coordinates, so the single-layer checks use a larger step (the
- * float build keeps TU_FD_STEP). STACK_FD_STEP is for the stack with tanh,
- * whose truncation error is O(h^2). */
+ * gradient coordinates, so the single-layer checks use a larger step; in
+ * the float build a step of 0.5 (with TU_FD_STEP's 1e-2 the rounding of
+ * Winograd F(3x3)'s transforms alone gave relative errors up to 0.19).
+ * STACK_FD_STEP is for the stack with tanh, whose truncation error is
+ * O(h^2). */
 #if NDE_REAL_IS_DOUBLE
 #define CONV_FD_STEP 1e-3
 #define STACK_FD_STEP 1e-4
 #else
-#define CONV_FD_STEP TU_FD_STEP
+#define CONV_FD_STEP 0.5
 #define STACK_FD_STEP TU_FD_STEP
 #endif
 
@@ -133,10 +135,12 @@ static const conv_case CASES[] = {
     {3, 5, 7, 2, 3, 3, 1, 1, 19, 1},
     /* stride 1 with dx by col2im: padding beyond the kernel; a non-square kernel */
     {2, 4, 3, 2, 1, 1, 1, 1, 2, 1}, {3, 5, 6, 2, 3, 2, 1, 1, 2, 1},
-    /* the Winograd path (3x3, stride 1, pad 1, even planes): a non-square
+    /* the Winograd path, F(2x2) tiles (3x3, stride 1, pad 1, even planes): a non-square
      * plane; a batch not a multiple of any vector width; a single tile, all
      * of whose taps but the centre four are padding */
     {4, 4, 6, 3, 3, 3, 1, 1, 5, 1}, {3, 6, 8, 5, 3, 3, 1, 1, 19, 1}, {2, 2, 2, 2, 3, 3, 1, 1, 3, 1},
+    /* F(3x3) tiles (at least 16 input channels): one row of tiles; no bias */
+    {16, 3, 6, 4, 3, 3, 1, 1, 2, 1}, {16, 6, 6, 3, 3, 3, 1, 1, 5, 0},
 };
 #define NCASES ((int)(sizeof CASES / sizeof CASES[0]))
 
@@ -357,19 +361,37 @@ static double rel_maxdiff(const nde_real *a, const nde_real *b, size_t n) {
 }
 
 /* The Winograd path is taken exactly for 3x3, stride-1, pad-1 convolutions
- * of even planes, and there agrees with the im2col path (forward, dx,
+ * of planes of 2x2 or 3x3 tiles, and there agrees with the im2col path (forward, dx,
  * gradient, ConcatConv2d's time channel included) up to rounding, also
  * after the weights change between calls (its transformed weights are
- * cached). The ODE function's shape runs in two chunks. */
+ * cached). The ODE function's shape (F(3x3)) runs in two chunks; 32 to 16
+ * channels on 6x8 (F(2x2)) in two; 16 to 8 on 9x3 (F(3x3)). */
 #if NDE_REAL_IS_DOUBLE
 #define WINO_TOL 1e-12
 #else
 #define WINO_TOL 2e-5
 #endif
+START_TEST(winograd_tile_choice) {
+  static const struct {
+    int cin, h, w, k, stride, pad, tile;
+  } cases[] = {{64, 6, 6, 3, 1, 1, 3}, {16, 3, 9, 3, 1, 1, 3}, {15, 6, 6, 3, 1, 1, 2},
+               {64, 6, 8, 3, 1, 1, 2}, {64, 9, 6, 3, 1, 1, 3}, {64, 5, 6, 3, 1, 1, 0},
+               {64, 6, 6, 3, 2, 1, 0}, {64, 6, 6, 3, 1, 0, 0}, {64, 6, 6, 5, 1, 2, 0}};
+  for (size_t q = 0; q < sizeof cases / sizeof cases[0]; q++) {
+    const int k = cases[q].k, s = cases[q].stride, p = cases[q].pad;
+    const int ho = (cases[q].h + 2 * p - k) / s + 1, wo = (cases[q].w + 2 * p - k) / s + 1;
+    const nde_conv_geom g = {cases[q].cin, cases[q].h, cases[q].w, k, k, s, p, ho, wo};
+    ck_assert_msg(nde_wino_tile(&g) == cases[q].tile, "case %zu: tile %d, want %d", q,
+                  nde_wino_tile(&g), cases[q].tile);
+  }
+}
+END_TEST
+
 START_TEST(winograd_matches_im2col) {
   static const struct {
     int cin, h, w, cout, n, k, stride, pad, wino;
   } cases[] = {{64, 6, 6, 64, 64, 3, 1, 1, 1}, {5, 4, 8, 7, 3, 3, 1, 1, 1},
+               {32, 6, 8, 16, 40, 3, 1, 1, 1}, {16, 9, 3, 8, 7, 3, 1, 1, 1},
                {3, 5, 6, 4, 2, 3, 1, 1, 0},    {3, 6, 6, 4, 2, 3, 2, 1, 0},
                {3, 6, 6, 4, 2, 3, 1, 0, 0},    {3, 6, 6, 4, 2, 5, 1, 2, 0}};
   for (size_t q = 0; q < 2 * sizeof cases / sizeof cases[0]; q++) {
@@ -706,6 +728,7 @@ Suite *conv_suite(void) {
   tcase_add_loop_test(tc, concat_gradcheck, 0, NCASES);
   tcase_add_test(tc, stack_gradcheck);
   tcase_add_test(tc, partial_vjps_agree);
+  tcase_add_test(tc, winograd_tile_choice);
   tcase_add_test(tc, winograd_matches_im2col);
   tcase_add_test(tc, batch_changes_between_calls);
   tcase_add_test(tc, chunked_batch_matches_per_sample);
