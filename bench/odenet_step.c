@@ -26,8 +26,12 @@
  * shape (64 x 585 times 585 x 36 batch) measured in the same run, and
  * fraction_of_gemm = gflops / gemm_gflops; and min_sec_at_gemm_rate, the
  * time the counted convolution arithmetic alone would take at that rate (a
- * lower bound for this NFE: no nonlinearity, norm, im2col or solver
- * overhead). */
+ * lower bound for this NFE with im2col convolutions: no nonlinearity, norm,
+ * im2col or solver overhead). The counts are those of direct / im2col
+ * convolution; since the ODE function's convolutions use Winograd's
+ * F(3x3, 3x3) (nets/winograd.c, 3.24x fewer flops), gflops is an effective
+ * rate, fraction_of_gemm can exceed 1 and min_sec_at_gemm_rate is no
+ * longer a bound. */
 #define _POSIX_C_SOURCE 200809L
 #include <cblas.h>
 #include <stdio.h>
