@@ -38,8 +38,9 @@
  * (nets/winograd.c: 25 or 16 gemms, 3.24x or 2.25x fewer flops in all),
  * chunked the same way; the time channel and the bias stay the per-pixel
  * addend above. ODE-Net training step (odenet_step, alternating runs on a
- * loaded host): 0.40-0.55 s -> 0.32-0.42 s; f evaluation 4.6-6.6 ms ->
- * 3.1-3.9 ms.
+ * loaded host): im2col 0.40-0.55 s -> F(2x2) 0.32-0.42 s (f evaluation
+ * 4.6-6.6 ms -> 3.1-3.9 ms); F(2x2) 0.315 / 0.334 s -> F(3x3) 0.281 /
+ * 0.285 s (min / median of 8 runs each).
  *
  * MEMORY: CHUNKS OF SAMPLES. The columns of a whole batch can be far larger
  * than the layer's input and output (Cin*kh*kw / (stride^2) times the
