@@ -1,5 +1,6 @@
 /* Gradient API: record a forward solve, then run the backward pass of the
  * solver's adjoint method over every integration of the batch. */
+#include <math.h>
 #include <string.h>
 
 #include "adjoint/adjoint_impl.h"
@@ -26,6 +27,23 @@ int nde_adjoint_forward(nde_ode *ode, int n, const double *y0, double *yout) {
   ode->recorded = 1;
   ode->n_rec = n;
   return NDE_OK;
+}
+
+/* The backward absolute tolerance for one backward integration whose
+ * cotangents are the nout legs of L values at dl (stride ostride): atol_b
+ * when set, else atol_b_rel (or atol) times the RMS of the cotangents.
+ * An adjoint a solves a linear ODE, so scaling the loss by c scales a and
+ * the parameter gradient by c; a tolerance proportional to the cotangent's
+ * size makes the backward steps, and the gradient's relative error,
+ * independent of c and of the batch size of a batch-mean loss. */
+static double backward_atol(const nde_ode *ode, const double *dl, size_t ostride, size_t L) {
+  const nde_ode_options *o = &ode->opt;
+  if (o->atol_b > 0) return o->atol_b;
+  double rel = o->atol_b_rel > 0 ? o->atol_b_rel : o->atol, ss = 0;
+  for (int k = 0; k < ode->nout; k++)
+    for (size_t j = 0; j < L; j++) ss += dl[(size_t)k * ostride + j] * dl[(size_t)k * ostride + j];
+  double rms = sqrt(ss / ((double)ode->nout * (double)L));
+  return rms > 0 && isfinite(rms) ? rel * rms : o->atol;
 }
 
 int nde_adjoint_backward(nde_ode *ode, const double *dLdy, double *dLdy0, double *dLdtheta) {
@@ -57,6 +75,7 @@ int nde_adjoint_backward(nde_ode *ode, const double *dLdy, double *dLdy0, double
     nde_ode_stats st;
     memset(&st, 0, sizeof st);
     ode->recompute = 0;
+    ode->atol_b_eff = backward_atol(ode, dl, ostride, L);
     switch (ode->opt.adjoint) {
     case NDE_ADJ_CHECKPOINT:
       rc = nde_checkpoint_backward(ode, i, m, ostride, dl, ode->y0_rec + (size_t)i * L, a0, g,

@@ -20,9 +20,11 @@
 #include "adjoint/adjoint_impl.h"
 
 /* Error weights of the backward system z = [y (L), a (L), g (rest)]: the
- * usual 1 / (rtol |z_i| + atol) on the components in the error test and 0
- * on the others, scaled by sqrt(len / included) so that SUNDIALS's WRMS norm
- * over all len components equals the RMS norm over the included ones. */
+ * usual 1 / (rtol_b |z_i| + atol_i) on the components in the error test and
+ * 0 on the others, scaled by sqrt(len / included) so that SUNDIALS's WRMS
+ * norm over all len components equals the RMS norm over the included ones.
+ * atol_i is the forward atol on the reconstructed state y, whose scale is
+ * the forward's, and the adjoint-scaled atol_b_eff on a and g. */
 static int bs_ewt(N_Vector z, N_Vector ewt, void *ud) {
   nde_ode *ode = ud;
   size_t len = (size_t)N_VGetLength(z), L = (size_t)ode->m * ode->dim;
@@ -32,8 +34,9 @@ static int bs_ewt(N_Vector z, N_Vector ewt, void *ud) {
   int skip_g = ode->opt.seminorm != NDE_SEMINORM_NONE;
   size_t ylo = skip_y ? L : 0, hi = skip_g ? 2 * L : len;
   double scale = sqrt((double)len / (double)(hi - ylo));
+  const double rtol = ode->opt.rtol_b, atol_y = ode->opt.atol, atol_a = ode->atol_b_eff;
   for (size_t i = 0; i < len; i++)
-    w[i] = (i >= ylo && i < hi) ? scale / (ode->opt.rtol_b * fabs(zd[i]) + ode->opt.atol_b) : 0.0;
+    w[i] = (i >= ylo && i < hi) ? scale / (rtol * fabs(zd[i]) + (i < L ? atol_y : atol_a)) : 0.0;
   return 0;
 }
 
@@ -91,7 +94,7 @@ int nde_cvbs_build(nde_ode *ode, size_t L) {
   int flag = CVodeSetErrHandlerFn(cv->mem, nde_sun_errhandler, ode);
   if (!flag) flag = CVodeInit(cv->mem, cvbs_rhs, o->T, cv->y);
   /* (seminorm PARAMS_STATE is refused for CVODES by the option check) */
-  if (!flag) flag = CVodeSStolerances(cv->mem, o->rtol_b, o->atol_b);
+  if (!flag) flag = CVodeWFtolerances(cv->mem, bs_ewt);
   if (!flag) flag = CVodeSetUserData(cv->mem, ode);
   if (!flag) flag = CVodeSetMaxNumSteps(cv->mem, o->max_steps);
   if (!flag && o->hmin > 0) flag = CVodeSetMinStep(cv->mem, o->hmin);
@@ -100,7 +103,7 @@ int nde_cvbs_build(nde_ode *ode, size_t L) {
     flag = CVodeQuadInit(cv->mem, cvbs_quad, cv->q);
     int errcon = o->seminorm == NDE_SEMINORM_NONE;
     if (!flag) flag = CVodeSetQuadErrCon(cv->mem, errcon);
-    if (!flag && errcon) flag = CVodeQuadSStolerances(cv->mem, o->rtol_b, o->atol_b);
+    /* the quadrature's tolerances: set per backward pass (atol_b_eff) */
     cv->quad_init = !flag;
   }
   if (flag) {
@@ -125,13 +128,11 @@ static int arkbs_rhs(sunrealtype t, N_Vector z, N_Vector zdot, void *ud) {
 }
 
 int nde_arkbs_build(nde_ode *ode, size_t L) {
-  const nde_ode_options *o = &ode->opt;
   char fn[48];
   int rc = nde_ark_build(ode, &ode->arkbs, 2 * L + ode->np, arkbs_rhs);
   if (rc) return rc;
   void *mem = ode->arkbs.mem;
-  int flag = o->seminorm == NDE_SEMINORM_NONE ? ARKStepSStolerances(mem, o->rtol_b, o->atol_b)
-                                              : ARKStepWFtolerances(mem, bs_ewt);
+  int flag = ARKStepWFtolerances(mem, bs_ewt);
   if (flag) {
     rc = nde_error(NDE_ERR_SOLVER, "backsolve: ARKODE tolerances failed: %s",
                    nde_flag_name(1, flag, fn, sizeof fn));
@@ -195,6 +196,8 @@ int nde_backsolve_backward(nde_ode *ode, int m, size_t ostride, const double *dL
       void *mem = ode->cvbs.mem;
       flag = CVodeReInit(mem, tk, ode->cvbs.y);
       if (!flag && np) flag = CVodeQuadReInit(mem, ode->cvbs.q);
+      if (!flag && np && o->seminorm == NDE_SEMINORM_NONE)
+        flag = CVodeQuadSStolerances(mem, o->rtol_b, ode->atol_b_eff);
       if (!flag) flag = CVodeSetStopTime(mem, tprev);
       if (flag) return nde_sun_fail(ode, "CVodeReInit", flag, 0, tk, tprev, "backsolve adjoint");
       flag = CVode(mem, tprev, ode->cvbs.y, &tret, CV_NORMAL);

@@ -52,16 +52,14 @@ static int init_backward(nde_ode *ode, nde_cv *cv) {
   if (!cv->yB || (ode->np && !cv->qB))
     return nde_error(NDE_ERR_NOMEM, "checkpoint adjoint: backward vectors");
   int flag = CVodeInitB(cv->mem, cv->which, cv_fB, o->T, cv->yB);
-  if (!flag) flag = CVodeSStolerancesB(cv->mem, cv->which, o->rtol_b, o->atol_b);
   if (!flag) flag = CVodeSetUserDataB(cv->mem, cv->which, ode);
   if (!flag) flag = CVodeSetMaxNumStepsB(cv->mem, cv->which, o->max_steps);
   if (!flag && o->hmin > 0) flag = CVodeSetMinStepB(cv->mem, cv->which, o->hmin);
   if (!flag && o->hmax > 0) flag = CVodeSetMaxStepB(cv->mem, cv->which, o->hmax);
   if (!flag && ode->np) {
     flag = CVodeQuadInitB(cv->mem, cv->which, cv_fQB, cv->qB);
-    int errcon = o->seminorm == NDE_SEMINORM_NONE;
-    if (!flag) flag = CVodeSetQuadErrConB(cv->mem, cv->which, errcon);
-    if (!flag && errcon) flag = CVodeQuadSStolerancesB(cv->mem, cv->which, o->rtol_b, o->atol_b);
+    /* tolerances: set_backward_tolerances, before every backward solve */
+    if (!flag) flag = CVodeSetQuadErrConB(cv->mem, cv->which, o->seminorm == NDE_SEMINORM_NONE);
   }
   if (flag)
     return nde_error(NDE_ERR_SOLVER, "checkpoint adjoint: backward setup failed: %s (%s)",
@@ -69,6 +67,20 @@ static int init_backward(nde_ode *ode, nde_cv *cv) {
   int rc = nde_cv_attach_solvers(ode, cv->mem, cv->yB, &cv->nlsB, &cv->lsB, 1, cv->which);
   if (rc) return rc;
   cv->binit = 1;
+  return NDE_OK;
+}
+
+/* The absolute tolerance follows each backward pass's cotangent
+ * (ode->atol_b_eff), so it is set again before every backward solve. */
+static int set_backward_tolerances(nde_ode *ode, nde_cv *cv) {
+  const nde_ode_options *o = &ode->opt;
+  char fn[48];
+  int flag = CVodeSStolerancesB(cv->mem, cv->which, o->rtol_b, ode->atol_b_eff);
+  if (!flag && ode->np && o->seminorm == NDE_SEMINORM_NONE)
+    flag = CVodeQuadSStolerancesB(cv->mem, cv->which, o->rtol_b, ode->atol_b_eff);
+  if (flag)
+    return nde_error(NDE_ERR_SOLVER, "checkpoint adjoint: backward tolerances failed: %s (%s)",
+                     nde_flag_name(0, flag, fn, sizeof fn), ode->sunmsg);
   return NDE_OK;
 }
 
@@ -90,6 +102,7 @@ int nde_checkpoint_backward(nde_ode *ode, int i, int m, size_t ostride, const do
     ode->cv_holds = i;
   }
   if (!cv->binit && (rc = init_backward(ode, cv))) return rc;
+  if ((rc = set_backward_tolerances(ode, cv))) return rc;
   void *bmem = CVodeGetAdjCVodeBmem(cv->mem, cv->which);
   double *yB = N_VGetArrayPointer(cv->yB);
   memcpy(yB, dLdy + (size_t)(K - 1) * ostride, L * sizeof *yB);

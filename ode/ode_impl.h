@@ -100,6 +100,8 @@ struct nde_ode {
   double *y0_rec;          /* max_batch * dim */
   double *yout_rec;        /* nout * max_batch * dim */
   double *lam;             /* adjoint scratch, 2 * max_batch * dim + np */
+  double atol_b_eff;       /* the backward absolute tolerance of the current backward
+                              integration (options atol_b, atol_b_rel) */
   double *scratch;         /* nout * max_batch * dim (replayed outputs) */
   int cv_holds;            /* sample whose checkpoints the CVODES memory holds, -1 none */
 

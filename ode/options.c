@@ -114,9 +114,12 @@ int nde_ode_check_options(const nde_ode_options *o, const nde_field *field) {
     return nde_error(NDE_ERR_ARG, "%s: tolerances rtol = %g, atol = %g must be >= 0, not both 0",
                      w, o->rtol, o->atol);
   }
-  if (o->rtol_b < 0 || o->atol_b < 0)
-    return nde_error(NDE_ERR_ARG, "%s: backward tolerances rtol_b = %g, atol_b = %g must be >= 0",
-                     w, o->rtol_b, o->atol_b);
+  if (!(o->rtol_b >= 0) || !(o->atol_b >= 0) || !(o->atol_b_rel >= 0) || isinf(o->rtol_b) ||
+      isinf(o->atol_b) || isinf(o->atol_b_rel))
+    return nde_error(NDE_ERR_ARG,
+                     "%s: backward tolerances rtol_b = %g, atol_b = %g, atol_b_rel = %g must be "
+                     "finite and >= 0",
+                     w, o->rtol_b, o->atol_b, o->atol_b_rel);
   if (o->max_steps < 1)
     return nde_error(NDE_ERR_ARG, "%s: max_steps = %ld must be >= 1", w, o->max_steps);
   if (o->h0 < 0 || o->hmin < 0 || o->hmax < 0 || (o->hmax > 0 && o->hmin > o->hmax))

@@ -82,7 +82,6 @@ int nde_ode_create(nde_field *field, const nde_ode_options *opt, int max_batch, 
   o.nout = ode->nout;
   o.tout = ode->tout;
   if (o.rtol_b == 0) o.rtol_b = o.rtol;
-  if (o.atol_b == 0) o.atol_b = o.atol;
   ode->opt = o;
 
   size_t Lmax = (size_t)max_batch * ode->dim, np = ode->np;
