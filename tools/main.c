@@ -18,6 +18,7 @@ int nde_cmd_pwa(int argc, char **argv);
 int nde_cmd_toy2d(int argc, char **argv);
 int nde_cmd_odespectrum(int argc, char **argv);
 int nde_cmd_chnode(int argc, char **argv);
+int nde_cmd_plot(int argc, char **argv);
 
 const nde_command nde_commands[] = {
     {"train", "train an ODE-Net or ResNet on Fashion-MNIST (CSV logs, checkpoints, --resume)", nde_cmd_train},
@@ -29,6 +30,7 @@ const nde_command nde_commands[] = {
     {"pwa", "pointwise-affine stability grid of MLP maps (DESIGN 4.6): spectra, fixed points, pictures", nde_cmd_pwa},
     {"toy2d", "2-D two-class toy with/without RMAN: flow maps, per-layer states, fixed points (DESIGN 4.7)", nde_cmd_toy2d},
     {"odespectrum", "Jacobian spectrum of an ODE-Net's ODE function at h(T) (contraction, RMAN or not)", nde_cmd_odespectrum},
+    {"plot", "pictures of measurements: the training gradient's work-precision curves", nde_cmd_plot},
     {NULL, NULL, NULL},
 };
 

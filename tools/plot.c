@@ -61,6 +61,18 @@ void plot_panel(double x0, double x1, double y0, double y1, int equal, const cha
   pllab(xlabel ? xlabel : "", ylabel ? ylabel : "", title ? title : "");
 }
 
+void plot_panel_log(double x0, double x1, double y0, double y1, int logx, int logy,
+                    const char *xlabel, const char *ylabel, const char *title) {
+  pladv(0);
+  plschr(0, 0.8);
+  plvsta();
+  plwind(x0, x1, y0, y1);
+  plcol0(PLOT_BLACK);
+  plwidth(1);
+  plbox(logx ? "bcnstl" : "bcnst", 0, 0, logy ? "bcnstlv" : "bcnstv", 0, 0);
+  pllab(xlabel ? xlabel : "", ylabel ? ylabel : "", title ? title : "");
+}
+
 void plot_points(int n, const double *x, const double *y, int color, int marker, double size) {
   static const int code[] = {1, 17, 4, 5, 6, 7, 3};
   if (n <= 0) return;
@@ -187,6 +199,8 @@ int plot_render(const char *base, unsigned formats, int width, int height, int n
 }
 void plot_panel(double x0, double x1, double y0, double y1, int equal, const char *xlabel,
                 const char *ylabel, const char *title) {}
+void plot_panel_log(double x0, double x1, double y0, double y1, int logx, int logy,
+                    const char *xlabel, const char *ylabel, const char *title) {}
 void plot_points(int n, const double *x, const double *y, int color, int marker, double size) {}
 void plot_line(int n, const double *x, const double *y, int color, double width) {}
 void plot_circle(double cx, double cy, double r, int color, double width) {}

@@ -49,6 +49,11 @@ int plot_render(const char *base, unsigned formats, int width, int height, int n
 void plot_panel(double x0, double x1, double y0, double y1, int equal, const char *xlabel,
                 const char *ylabel, const char *title);
 
+/* The same with logarithmic axes where logx / logy: the data are then given
+ * as log10 values and the axes are labelled in powers of ten. */
+void plot_panel_log(double x0, double x1, double y0, double y1, int logx, int logy,
+                    const char *xlabel, const char *ylabel, const char *title);
+
 void plot_points(int n, const double *x, const double *y, int color, int marker, double size);
 void plot_line(int n, const double *x, const double *y, int color, double width);
 void plot_circle(double cx, double cy, double r, int color, double width);
