@@ -16,6 +16,8 @@
 #include "nde/data.h"
 #include "nde/models.h"
 #include "nde/train.h"
+#include "train/ckpt_impl.h"
+#include "train/fault_impl.h"
 
 static const char *const epoch_cols[] = {
     "epoch", "lr", "alpha", "train_loss", "train_err", "test_err", "nfe_f", "nfe_b",
@@ -96,7 +98,8 @@ static void sum_values(const nde_train_summary *s, double seconds_total, double 
 
 static int save_checkpoint(const char *path, nde_model *m, nde_optim *opt, int epochs_done,
                            const nde_rng *data_rng, const double *mean, const double *std, int c,
-                           const nde_train_summary *sum, double seconds_total) {
+                           const nde_train_summary *sum, double seconds_total,
+                           const train_fault *fault) {
   nde_ckpt_writer *w;
   int rc = nde_ckpt_writer_create(&w);
   if (rc) return rc;
@@ -126,7 +129,7 @@ static int save_checkpoint(const char *path, nde_model *m, nde_optim *opt, int e
   double v[8];
   sum_values(sum, seconds_total, v);
   for (int i = 0; i < 8 && !rc; i++) rc = nde_ckpt_set_meta_double(w, sum_keys[i], v[i]);
-  if (!rc) rc = nde_ckpt_writer_commit(w, path);
+  if (!rc) rc = ckpt_writer_commit_hooked(w, path, fault);
   nde_ckpt_writer_free(w);
   return rc;
 }
@@ -155,6 +158,39 @@ static int load_checkpoint(const char *path, nde_model *m, nde_optim *opt, int *
   nde_ckpt_free(c);
   if (rc) return nde_error_wrap(rc, "resume from %s: ", path);
   *epochs_done = (int)ep;
+  return NDE_OK;
+}
+
+/* The run directory's commit protocol. The checkpoint is the single commit
+ * point of an epoch: the epoch's rows are written to batches.csv and
+ * epochs.csv and made durable (fsync) first, then the checkpoint goes to a
+ * temporary file that is renamed over the previous one, and the directory
+ * is synced. Whenever a kill strikes, the logs hold every row of the epochs
+ * the checkpoint has done, possibly followed by rows (whole or torn) of the
+ * epoch after it, and the directory may hold a stale temporary. Resuming
+ * removes both, and the resumed run writes those rows again exactly as the
+ * uninterrupted run did (training is reproducible bit for bit from the
+ * checkpoint; only wall times differ). A fresh run first removes an earlier
+ * run's checkpoint (durably), then truncates the logs, so no kill leaves a
+ * checkpoint beside another run's logs. */
+static int open_run_dir(const char *ckpt_path, const char *epochs_path, const char *batches_path,
+                        int resume, int epoch0, const train_fault *fault, nde_csv **ecsv,
+                        nde_csv **bcsv) {
+  int rc = nde_ckpt_remove_temporaries(ckpt_path);
+  if (rc < 0) return rc;
+  if (resume) {
+    rc = nde_csv_resume(epochs_path, epoch_cols, NCOLS(epoch_cols), epoch0, ecsv);
+    if (!rc) train_fault_at(fault, "log.repaired");
+    if (!rc) rc = nde_csv_resume(batches_path, batch_cols, NCOLS(batch_cols), epoch0, bcsv);
+    if (!rc) train_fault_at(fault, "log.repaired");
+  } else {
+    rc = ckpt_remove_durably(ckpt_path);
+    if (!rc) rc = nde_csv_create(epochs_path, epoch_cols, NCOLS(epoch_cols), ecsv);
+    if (!rc) rc = nde_csv_create(batches_path, batch_cols, NCOLS(batch_cols), bcsv);
+  }
+  if (rc) return rc;
+  csv_set_fault(*ecsv, fault);
+  csv_set_fault(*bcsv, fault);
   return NDE_OK;
 }
 
@@ -211,17 +247,10 @@ int nde_train_run(nde_model *m, const nde_dataset *train, const nde_dataset *tes
     if ((rc = load_checkpoint(ckpt_path, m, opt, &epoch0, &data_rng, &sum, &sec_total))) goto done;
     if ((rc = nde_batch_iter_set_rng(it, &data_rng))) goto done;
   }
-  long keep_batches = -1;
-  if (o->resume) {
-    /* batches.csv rows logged after the checkpoint belong to an unfinished epoch */
-    keep_batches = (long)epoch0 * nde_batch_iter_batches(it);
-    rc = nde_csv_append(epochs_path, epoch_cols, NCOLS(epoch_cols), epoch0, &ecsv);
-    if (!rc) rc = nde_csv_append(batches_path, batch_cols, NCOLS(batch_cols), keep_batches, &bcsv);
-  } else {
-    rc = nde_csv_create(epochs_path, epoch_cols, NCOLS(epoch_cols), &ecsv);
-    if (!rc) rc = nde_csv_create(batches_path, batch_cols, NCOLS(batch_cols), &bcsv);
-  }
-  if (rc) goto done;
+  const train_fault fault = {o->fault_hook, o->fault_ctx};
+  if ((rc = open_run_dir(ckpt_path, epochs_path, batches_path, o->resume, epoch0, &fault, &ecsv,
+                         &bcsv)))
+    goto done;
 
   sum.epochs_done = epoch0;
   int ran = 0;
@@ -268,6 +297,7 @@ int nde_train_run(nde_model *m, const nde_dataset *train, const nde_dataset *tes
       nde_csv_put_int(bcsv, bw.steps);
       nde_csv_put_double(bcsv, dt);
       if ((rc = nde_csv_end_row(bcsv))) goto done;
+      train_fault_at(&fault, "batch.row");
       if (o->progress)
         nde_progress(o->progress, "%s epoch %d/%d batch %ld/%d loss %.4f err %.2f%% nfe %.1f/%.1f %.2f s/batch",
                      o->label ? o->label : "", epoch + 1, o->epochs, nb, nbatches, loss_sum / seen,
@@ -296,21 +326,26 @@ int nde_train_run(nde_model *m, const nde_dataset *train, const nde_dataset *tes
     sum.test_nfe_f = test_nfe;
     sum.effective_attractors = neff;
     sec_total += secs;
-    nde_rng data_rng;
-    nde_batch_iter_get_rng(it, &data_rng);
-    if ((rc = save_checkpoint(ckpt_path, m, opt, epoch + 1, &data_rng, mean, std, train->c, &sum,
-                              sec_total)))
-      goto done;
     double row[] = {epoch + 1, lr, alpha, loss_sum / seen, (double)wrong / seen, test_err,
                     nfe_f / nb, nfe_b / nb, nfe_rc / nb, steps_f / nb, rej_f / nb, steps_b / nb, test_nfe,
                     energy_sum / seen, neff, secs};
     if ((rc = nde_csv_row(ecsv, row, NCOLS(epoch_cols)))) goto done;
+    train_fault_at(&fault, "epoch.row");
+    /* the rows first, durably; then the checkpoint commits the epoch */
+    if ((rc = nde_csv_sync(bcsv)) || (rc = nde_csv_sync(ecsv))) goto done;
+    train_fault_at(&fault, "logs.synced");
+    nde_rng data_rng;
+    nde_batch_iter_get_rng(it, &data_rng);
+    if ((rc = save_checkpoint(ckpt_path, m, opt, epoch + 1, &data_rng, mean, std, train->c, &sum,
+                              sec_total, &fault)))
+      goto done;
     if (o->progress) {
       nde_progress(o->progress, "%s epoch %d/%d loss %.4f train err %.2f%% test err %.2f%% nfe %.1f/%.1f %.1f s",
                    o->label ? o->label : "", epoch + 1, o->epochs, loss_sum / seen,
                    100.0 * wrong / seen, 100 * test_err, nfe_f / nb, nfe_b / nb, secs);
       nde_progress_done(o->progress);
     }
+    train_fault_at(&fault, "epoch.done");
     ran++;
   }
   sum.sec_per_epoch = sum.epochs_done ? sec_total / sum.epochs_done : 0;
