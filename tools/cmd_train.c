@@ -93,7 +93,7 @@ int nde_cmd_train(int argc, char **argv) {
   rc = tool_train_job_run(&job, train, test, &sum, &np, NULL);
   nde_dataset_free(train);
   nde_dataset_free(test);
-  if (rc) return tool_fail("train", rc);
+  if (rc) return tool_train_fail("train", rc, lr, job.train.out_dir);
   if (kind == NDE_MODEL_ODENET)
     printf("model: %s attractors: %d params: %zu solver: %s adjoint: %s\n", model, job.model.attractors,
            np, nde_ode_method_name(job.model.ode.method), nde_adjoint_kind_name(job.model.ode.adjoint));

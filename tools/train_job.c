@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "tools/commands.h"
 
@@ -90,4 +91,19 @@ int tool_train_job_run(const tool_train_job *job, const nde_dataset *train,
   else
     nde_model_free(m);
   return rc;
+}
+
+int tool_train_fail(const char *cmd, int code, double lr, const char *out_dir) {
+  tool_fail(cmd, code);
+  if (code != NDE_ERR_DIVERGED) return 1;
+  char ckpt[4200];
+  snprintf(ckpt, sizeof ckpt, "%s/checkpoint.ndeckpt", out_dir);
+  if (access(ckpt, R_OK) == 0)
+    fprintf(stderr,
+            "nde %s: the learning rate was %g: run again with a smaller --lr and --resume to go "
+            "on from the last good checkpoint\n",
+            cmd, lr);
+  else
+    fprintf(stderr, "nde %s: the learning rate was %g: run again with a smaller --lr\n", cmd, lr);
+  return 1;
 }

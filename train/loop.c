@@ -7,6 +7,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,6 +195,77 @@ static int open_run_dir(const char *ckpt_path, const char *epochs_path, const ch
   return NDE_OK;
 }
 
+/* Divergence (the rule is documented with nde_train_run): solver failures
+ * that mean the state ran away, as opposed to a mistake in the set-up. */
+static int is_runaway(int rc) {
+  return rc == NDE_ERR_MAXSTEPS || rc == NDE_ERR_STEPSIZE || rc == NDE_ERR_NONFINITE;
+}
+
+/* Index of the first NaN or infinity in x, or n when there is none. */
+static size_t first_nonfinite(const nde_real *x, size_t n) {
+  size_t i = 0;
+  while (i < n && isfinite(x[i])) i++;
+  return i;
+}
+
+#define LOWER_LR "lower the learning rate"
+#define LOOSEN "lower the learning rate or loosen the solver (step limit, tolerances)"
+
+/* Record "training diverged in <where>: <why>; <checkpoint>; <remedy>
+ * (<detail>)": the run stops before writing a checkpoint, so the directory
+ * keeps the state after the last good epoch (epochs_done of them). The
+ * detail (a solver's own message, possibly long) comes last. */
+static int diverged(const char *ckpt_path, int epochs_done, const char *where, const char *why,
+                    const char *remedy, const char *detail) {
+  char note[4200] = "no checkpoint was written";
+  if (epochs_done > 0)
+    snprintf(note, sizeof note, "'%s' keeps the state after epoch %d", ckpt_path, epochs_done);
+  char d[720] = "";
+  if (detail) snprintf(d, sizeof d, " (%.700s)", detail);
+  return nde_error(NDE_ERR_DIVERGED, "training diverged in %s: %s; %s; %s%s", where, why, note,
+                   remedy, d);
+}
+
+/* A runaway failure rc of a pass (see is_runaway) as divergence. */
+static int diverged_pass(int rc, const char *pass, const char *ckpt_path, int epochs_done,
+                         const char *where) {
+  char why[96], detail[700];
+  snprintf(detail, sizeof detail, "%s", nde_last_error());
+  if (rc == NDE_ERR_NONFINITE)
+    snprintf(why, sizeof why, "the %s produced a non-finite value", pass);
+  else
+    snprintf(why, sizeof why, "the %s's ODE solve %s", pass,
+             rc == NDE_ERR_MAXSTEPS ? "reached its step limit"
+                                    : "failed, its step size underflowing");
+  return diverged(ckpt_path, epochs_done, where, why, rc == NDE_ERR_NONFINITE ? LOWER_LR : LOOSEN,
+                  detail);
+}
+
+/* The checks of one training batch (forward rc, loss, backward rc); returns
+ * NDE_ERR_DIVERGED with its message, or rc (with the batch named). */
+static int check_batch(int rc, const char *pass, const char *ckpt_path, int epoch, long batch,
+                       double loss, double bound, int default_bound, int nclasses) {
+  char where[64], why[160];
+  snprintf(where, sizeof where, "epoch %d, batch %ld", epoch + 1, batch);
+  if (rc) {
+    if (!is_runaway(rc)) return nde_error_wrap(rc, "%s: ", where);
+    return diverged_pass(rc, pass, ckpt_path, epoch, where);
+  }
+  if (!isfinite(loss)) {
+    snprintf(why, sizeof why, "the loss is not finite (%g)", loss);
+    return diverged(ckpt_path, epoch, where, why, LOWER_LR, NULL);
+  }
+  if (loss > bound) {
+    if (default_bound)
+      snprintf(why, sizeof why, "the loss %.4g is above the bound 1000 ln %d = %.4g (%d classes)",
+               loss, nclasses, bound, nclasses);
+    else
+      snprintf(why, sizeof why, "the loss %.4g is above the bound max_loss = %.4g", loss, bound);
+    return diverged(ckpt_path, epoch, where, why, LOWER_LR, NULL);
+  }
+  return NDE_OK;
+}
+
 int nde_train_run(nde_model *m, const nde_dataset *train, const nde_dataset *test,
                   const nde_train_options *o, nde_train_summary *summary) {
   NDE_CHECK_NULL(m, "nde_train_run");
@@ -209,8 +281,14 @@ int nde_train_run(nde_model *m, const nde_dataset *train, const nde_dataset *tes
       (test && (test->c != train->c || test->h != train->h || test->w != train->w)))
     return nde_error(NDE_ERR_SHAPE, "nde_train_run: data shape (%d,%d,%d) does not match the model input (%d,%d,%d)",
                      train->c, train->h, train->w, mo->in.c, mo->in.h, mo->in.w);
+  if (isnan(o->max_loss) || o->max_loss < 0)
+    return nde_error(NDE_ERR_ARG, "nde_train_run: max_loss = %g must be >= 0 (0: 1000 ln K)",
+                     o->max_loss);
   int rc = nde_schedule_check(&o->schedule);
   if (rc) return rc;
+  const int default_bound = o->max_loss == 0;
+  const double max_loss = default_bound ? 1000 * log(mo->nclasses) : o->max_loss;
+  const size_t np = nde_model_num_params(m);
 
   char ckpt_path[4096], epochs_path[4096], batches_path[4096];
   join_path(ckpt_path, sizeof ckpt_path, o->out_dir, "checkpoint.ndeckpt");
@@ -225,6 +303,7 @@ int nde_train_run(nde_model *m, const nde_dataset *train, const nde_dataset *tes
   nde_batch_iter *it = NULL;
   nde_csv *ecsv = NULL, *bcsv = NULL;
   nde_rman_stats *rst = NULL;
+  int shown = 0; /* a progress line is open on the terminal */
   if ((rc = nde_optim_create(o->optim, nde_model_num_params(m), &o->optim_opts, &opt))) goto done;
   nde_batch_options bo = nde_batch_options_default();
   bo.batch_size = o->batch;
@@ -253,6 +332,7 @@ int nde_train_run(nde_model *m, const nde_dataset *train, const nde_dataset *tes
     goto done;
 
   sum.epochs_done = epoch0;
+  char where[64];
   int ran = 0;
   nde_model_set_training(m, 1);
   for (int epoch = epoch0; epoch < o->epochs; epoch++) {
@@ -269,9 +349,29 @@ int nde_train_run(nde_model *m, const nde_dataset *train, const nde_dataset *tes
       double t_batch = now_sec();
       nde_model_result r;
       nde_ode_stats bw;
-      if ((rc = nde_model_forward(m, b.n, b.x, b.labels, alpha, 1, &r))) goto batch_fail;
-      if ((rc = nde_model_backward(m, &bw))) goto batch_fail;
-      if ((rc = nde_optim_step(opt, nde_model_params(m), nde_model_grads(m), lr))) goto batch_fail;
+      rc = nde_model_forward(m, b.n, b.x, b.labels, alpha, 1, &r);
+      if ((rc = check_batch(rc, "forward pass", ckpt_path, epoch, nb + 1, rc ? 0 : r.loss, max_loss,
+                            default_bound, mo->nclasses)))
+        goto done;
+      rc = nde_model_backward(m, &bw);
+      if ((rc = check_batch(rc, "backward pass", ckpt_path, epoch, nb + 1, r.loss, max_loss,
+                            default_bound, mo->nclasses)))
+        goto done;
+      size_t bad = first_nonfinite(nde_model_grads(m), np);
+      const int bad_grad = bad < np;
+      if (!bad_grad) {
+        if ((rc = nde_optim_step(opt, nde_model_params(m), nde_model_grads(m), lr)))
+          goto batch_fail;
+        bad = first_nonfinite(nde_model_params(m), np);
+      }
+      if (bad < np) {
+        char why[96];
+        snprintf(where, sizeof where, "epoch %d, batch %ld", epoch + 1, nb + 1);
+        snprintf(why, sizeof why, "the %s is not finite (parameter %zu)",
+                 bad_grad ? "gradient" : "updated parameter", bad);
+        rc = diverged(ckpt_path, epoch, where, why, LOWER_LR, NULL);
+        goto done;
+      }
       loss_sum += r.loss * b.n;
       energy_sum += r.mean_energy * b.n;
       wrong += r.nerr;
@@ -299,18 +399,26 @@ int nde_train_run(nde_model *m, const nde_dataset *train, const nde_dataset *tes
       if ((rc = nde_csv_end_row(bcsv))) goto done;
       train_fault_at(&fault, "batch.row");
       if (o->progress)
-        nde_progress(o->progress, "%s epoch %d/%d batch %ld/%d loss %.4f err %.2f%% nfe %.1f/%.1f %.2f s/batch",
-                     o->label ? o->label : "", epoch + 1, o->epochs, nb, nbatches, loss_sum / seen,
-                     100.0 * wrong / seen, nfe_f / nb, nfe_b / nb, (now_sec() - t_epoch) / nb);
+        shown |= nde_progress(o->progress,
+                              "%s epoch %d/%d batch %ld/%d loss %.4f err %.2f%% nfe %.1f/%.1f "
+                              "%.2f s/batch",
+                              o->label ? o->label : "", epoch + 1, o->epochs, nb, nbatches,
+                              loss_sum / seen, 100.0 * wrong / seen, nfe_f / nb, nfe_b / nb,
+                              (now_sec() - t_epoch) / nb);
       continue;
     batch_fail:
-      nde_error_wrap(rc, "epoch %d batch %ld: ", epoch + 1, nb + 1);
+      nde_error_wrap(rc, "epoch %d, batch %ld: ", epoch + 1, nb + 1);
       goto done;
     }
     if (rc) goto done;
     double test_err = NAN, test_nfe = NAN;
-    if (test && (rc = nde_train_evaluate(m, test, mean, std, o->subset_test, &test_err, &test_nfe)))
+    if (test &&
+        (rc = nde_train_evaluate(m, test, mean, std, o->subset_test, &test_err, &test_nfe))) {
+      snprintf(where, sizeof where, "epoch %d (its test evaluation)", epoch + 1);
+      rc = is_runaway(rc) ? diverged_pass(rc, "test evaluation", ckpt_path, epoch, where)
+                          : nde_error_wrap(rc, "%s: ", where);
       goto done;
+    }
     int neff = 0;
     if (rst) {
       nde_rman_stats_set_attractors(rst, nde_model_attractors(m));
@@ -344,6 +452,7 @@ int nde_train_run(nde_model *m, const nde_dataset *train, const nde_dataset *tes
                    o->label ? o->label : "", epoch + 1, o->epochs, loss_sum / seen,
                    100.0 * wrong / seen, 100 * test_err, nfe_f / nb, nfe_b / nb, secs);
       nde_progress_done(o->progress);
+      shown = 0;
     }
     train_fault_at(&fault, "epoch.done");
     ran++;
@@ -351,6 +460,7 @@ int nde_train_run(nde_model *m, const nde_dataset *train, const nde_dataset *tes
   sum.sec_per_epoch = sum.epochs_done ? sec_total / sum.epochs_done : 0;
   if (summary) *summary = sum;
 done:
+  if (rc && shown) nde_progress_done(o->progress); /* the caller's message on a line of its own */
   nde_csv_free(ecsv);
   nde_csv_free(bcsv);
   nde_rman_stats_free(rst);

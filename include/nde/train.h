@@ -378,6 +378,8 @@ typedef struct nde_train_options {
   int resume;            /* 1: continue from out_dir/checkpoint.ndeckpt */
   int stop_after;        /* stop after this many epochs in THIS call (0 = no limit);
                             for tests of resumption */
+  double max_loss;       /* a batch loss above this is divergence (0: 1000 ln K for K
+                            classes; INFINITY: only non-finite values count) */
   FILE *progress;        /* progress line target (NULL: none); only a terminal shows it */
   const char *label;     /* prefix of the progress line */
   /* Test-only fault injection (NULL: none): called with the name of each
@@ -407,6 +409,22 @@ typedef struct nde_train_summary {
   int effective_attractors;               /* after the last epoch (0 without RMAN) */
 } nde_train_summary;
 
+/* Train (see the section's head). Divergence stops the run with
+ * NDE_ERR_DIVERGED before the epoch's checkpoint, so out_dir keeps the state
+ * after the last good epoch (the epoch's rows logged so far stay in
+ * batches.csv until a resume cuts them). The run has diverged when, in a
+ * training batch,
+ *   - the loss (cross-entropy + RMAN term) is NaN, infinite, or above
+ *     max_loss (default 1000 ln K for K classes: a mean cross-entropy that
+ *     high gives the right class a probability below K^-1000 on average),
+ *   - the gradient or the updated parameters hold a NaN or an infinity,
+ *   - or an ODE solve of the forward or backward pass, or of the test
+ *     evaluation after the epoch, fails with NDE_ERR_MAXSTEPS (the solver at
+ *     its step limit), NDE_ERR_STEPSIZE (its step size underflowing) or
+ *     NDE_ERR_NONFINITE.
+ * The message names the epoch, the batch, the cause, what the checkpoint
+ * holds, and a remedy ("lower the learning rate"; for a solver at its
+ * limits also "or loosen the solver"), then the solver's own message. */
 int nde_train_run(struct nde_model *m, const struct nde_dataset *train,
                   const struct nde_dataset *test, const nde_train_options *opt,
                   nde_train_summary *summary);

@@ -6,28 +6,16 @@
 # then resumed (or restarted when no checkpoint exists yet), must end with
 # the uninterrupted run's checkpoint and logs, wall-time columns aside, and
 # no temporary files. The data: the first 48 training and 16 test images of
-# Fashion-MNIST, uncompressed into a scratch directory.
+# Fashion-MNIST (tiny_data.sh).
 set -u
 nde=$1
-src=${NDE_FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export OPENBLAS_NUM_THREADS=1 LC_ALL=C
 fail=0 pass=0
 
-be32() { printf "\\x$(printf %02x $(($1 >> 24 & 255)))\\x$(printf %02x $(($1 >> 16 & 255)))"
-         printf "\\x$(printf %02x $(($1 >> 8 & 255)))\\x$(printf %02x $(($1 & 255)))"; }
-subset() { # subset PREFIX COUNT: the first COUNT images and labels of PREFIX
-  { printf '\x00\x00\x08\x03'; be32 "$2"; be32 28; be32 28
-    gzip -dc "$src/$1-images-idx3-ubyte.gz" | tail -c +17 | head -c $(($2 * 784)); } \
-    >"$work/data/$1-images-idx3-ubyte"
-  { printf '\x00\x00\x08\x01'; be32 "$2"
-    gzip -dc "$src/$1-labels-idx1-ubyte.gz" | tail -c +9 | head -c "$2"; } \
-    >"$work/data/$1-labels-idx1-ubyte"
-}
-mkdir -p "$work/data"
-subset train 48
-subset t10k 16
+. "$(dirname "$0")/tiny_data.sh"
+tiny_data "$work/data" || { echo "FAIL: cannot make the tiny data set"; exit 1; }
 
 train() { # train DIR [--resume]: 3 epochs of 3 batches, Euler steps
   "$nde" train --out "$1" --data "$work/data" --batch 16 --epochs 3 --solver euler "${@:2}" \
