@@ -18,7 +18,9 @@ static void usage(FILE *f) {
       "                 [--rtol 1e-3] [--atol 1e-3] [--batch-mode joint|per-sample]\n"
       "                 [--data DIR] [--subset N] [--test-subset N] [--seed 1] [--crop-pad 4] [--resume]\n"
       "Writes DIR/epochs.csv, DIR/batches.csv and DIR/checkpoint.ndeckpt (after every epoch).\n"
-      "--resume continues from DIR/checkpoint.ndeckpt with the same options.\n");
+      "--resume continues from DIR/checkpoint.ndeckpt with the same options, also after a kill.\n"
+      "A diverging run (a loss not finite or above 1000 ln 10, a solver at its step limit) stops\n"
+      "with exit status 1 and leaves the checkpoint of the last good epoch.\n");
 }
 
 int nde_cmd_train(int argc, char **argv) {
