@@ -28,6 +28,7 @@ const char *nde_strerror(int code) {
   case NDE_ERR_CALLBACK: return "user callback failed";
   case NDE_ERR_CHECKSUM: return "checksum mismatch";
   case NDE_ERR_NUMERIC: return "numerical routine failed";
+  case NDE_ERR_DIVERGED: return "training diverged";
   default: return "unknown status code";
   }
 }

@@ -168,7 +168,7 @@ int nde_cmd_table3(int argc, char **argv) {
   }
   nde_dataset_free(train);
   nde_dataset_free(test);
-  if (rc) return tool_fail("table3", rc);
+  if (rc) return tool_train_fail("table3", rc, lr, dir);
 
   char path[4096], mach[400], date[64];
   tool_machine_line(mach, sizeof mach);

@@ -18,7 +18,9 @@ static void usage(FILE *f) {
       "                 [--rtol 1e-3] [--atol 1e-3] [--batch-mode joint|per-sample]\n"
       "                 [--data DIR] [--subset N] [--test-subset N] [--seed 1] [--crop-pad 4] [--resume]\n"
       "Writes DIR/epochs.csv, DIR/batches.csv and DIR/checkpoint.ndeckpt (after every epoch).\n"
-      "--resume continues from DIR/checkpoint.ndeckpt with the same options.\n");
+      "--resume continues from DIR/checkpoint.ndeckpt with the same options, also after a kill.\n"
+      "A diverging run (a loss not finite or above 1000 ln 10, a solver at its step limit) stops\n"
+      "with exit status 1 and leaves the checkpoint of the last good epoch.\n");
 }
 
 int nde_cmd_train(int argc, char **argv) {
@@ -93,7 +95,7 @@ int nde_cmd_train(int argc, char **argv) {
   rc = tool_train_job_run(&job, train, test, &sum, &np, NULL);
   nde_dataset_free(train);
   nde_dataset_free(test);
-  if (rc) return tool_fail("train", rc);
+  if (rc) return tool_train_fail("train", rc, lr, job.train.out_dir);
   if (kind == NDE_MODEL_ODENET)
     printf("model: %s attractors: %d params: %zu solver: %s adjoint: %s\n", model, job.model.attractors,
            np, nde_ode_method_name(job.model.ode.method), nde_adjoint_kind_name(job.model.ode.adjoint));

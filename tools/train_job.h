@@ -24,4 +24,9 @@ int tool_train_job_run(const tool_train_job *job, const nde_dataset *train,
                        const nde_dataset *test, nde_train_summary *sum, size_t *params,
                        nde_model **model_out);
 
+/* Report a failed training job like tool_fail (exit status 1); for a
+ * diverged run (NDE_ERR_DIVERGED) add which --lr to lower and, when out_dir
+ * holds a checkpoint, that --resume goes on from it. */
+int tool_train_fail(const char *cmd, int code, double lr, const char *out_dir);
+
 #endif

@@ -57,6 +57,10 @@ static inline int ckpt_name_ok(const char *s) {
   return n > 0;
 }
 
+/* Remove a checkpoint (if there is one) and fsync its directory, so the
+ * removal is durable before what follows it. */
+int ckpt_remove_durably(const char *path);
+
 /* zlib's crc32 takes 32-bit lengths: feed large buffers in pieces. */
 uint32_t nde_ckpt_crc(uint32_t crc, const unsigned char *p, size_t n);
 

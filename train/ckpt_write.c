@@ -5,6 +5,7 @@
  * process is killed or the disk fills up mid-write. */
 #define _POSIX_C_SOURCE 200809L
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -16,6 +17,7 @@
 
 #include "common/error_impl.h"
 #include "train/ckpt_impl.h"
+#include "train/fault_impl.h"
 
 _Static_assert(sizeof(float) == 4 && sizeof(double) == 8, "IEEE-754 binary32/binary64 expected");
 
@@ -320,6 +322,21 @@ static int sync_dir(const char *path) {
 }
 
 int nde_ckpt_writer_commit(nde_ckpt_writer *w, const char *path) {
+  return ckpt_writer_commit_hooked(w, path, NULL);
+}
+
+/* Write the payload; with a fault hook, in two halves with the file flushed
+ * between them, so a test can kill the process with a torn temporary. */
+static int write_payload(FILE *f, const unsigned char *p, size_t n, const train_fault *fault) {
+  size_t half = fault && fault->fn ? n / 2 : 0;
+  if (half > 0) {
+    if (write_all(f, p, half) || fflush(f) != 0) return -1;
+    train_fault_at(fault, "ckpt.partial");
+  }
+  return write_all(f, p + half, n - half);
+}
+
+int ckpt_writer_commit_hooked(nde_ckpt_writer *w, const char *path, const train_fault *fault) {
   NDE_CHECK_NULL(w, "nde_ckpt_writer_commit");
   NDE_CHECK_NULL(path, "nde_ckpt_writer_commit");
   if (!path[0]) return nde_error(NDE_ERR_ARG, "nde_ckpt_writer_commit: empty path");
@@ -354,7 +371,7 @@ int nde_ckpt_writer_commit(nde_ckpt_writer *w, const char *path) {
     return rc;
   }
   const char *failed = NULL;
-  if (write_all(f, hdr, sizeof hdr) || write_all(f, w->buf, w->len))
+  if (write_all(f, hdr, sizeof hdr) || write_payload(f, w->buf, w->len, fault))
     failed = "write";
   else if (fflush(f) != 0)
     failed = "flush";
@@ -365,6 +382,7 @@ int nde_ckpt_writer_commit(nde_ckpt_writer *w, const char *path) {
     failed = "close";
     err = errno;
   }
+  if (!failed) train_fault_at(fault, "ckpt.written");
   if (!failed && rename(tmp, path) != 0) {
     failed = "rename";
     err = errno;
@@ -377,5 +395,62 @@ int nde_ckpt_writer_commit(nde_ckpt_writer *w, const char *path) {
     return rc;
   }
   free(tmp);
+  train_fault_at(fault, "ckpt.renamed");
+  return sync_dir(path);
+}
+
+/* "<base>.tmp.<digits>": the name commit gives its temporary. */
+static int is_temporary_of(const char *name, const char *base) {
+  size_t n = strlen(base);
+  if (strncmp(name, base, n) != 0 || strncmp(name + n, ".tmp.", 5) != 0) return 0;
+  const char *d = name + n + 5;
+  if (!*d) return 0;
+  for (; *d; d++)
+    if (*d < '0' || *d > '9') return 0;
+  return 1;
+}
+
+int nde_ckpt_remove_temporaries(const char *path) {
+  NDE_CHECK_NULL(path, "nde_ckpt_remove_temporaries");
+  const char *slash = strrchr(path, '/');
+  const char *base = slash ? slash + 1 : path;
+  if (!*base) return nde_error(NDE_ERR_ARG, "checkpoint path '%s' names a directory", path);
+  char *dir = dir_of(path);
+  if (!dir) return nde_error(NDE_ERR_NOMEM, "checkpoint '%s': no memory", path);
+  DIR *d = opendir(dir);
+  if (!d) {
+    int rc = nde_error(NDE_ERR_IO, "checkpoint '%s': cannot list directory '%s': %s", path, dir,
+                       strerror(errno));
+    free(dir);
+    return rc;
+  }
+  int removed = 0, rc = NDE_OK;
+  struct dirent *e;
+  while (!rc && (e = readdir(d)) != NULL) {
+    if (!is_temporary_of(e->d_name, base)) continue;
+    size_t len = strlen(dir) + strlen(e->d_name) + 2;
+    char *p = malloc(len);
+    if (!p) {
+      rc = nde_error(NDE_ERR_NOMEM, "checkpoint '%s': no memory", path);
+      break;
+    }
+    snprintf(p, len, "%s/%s", dir, e->d_name);
+    if (unlink(p) == 0)
+      removed++;
+    else if (errno != ENOENT)
+      rc = nde_error(NDE_ERR_IO, "checkpoint '%s': cannot remove the stale temporary '%s': %s",
+                     path, p, strerror(errno));
+    free(p);
+  }
+  closedir(d);
+  free(dir);
+  return rc ? rc : removed;
+}
+
+int ckpt_remove_durably(const char *path) {
+  if (unlink(path) != 0) {
+    if (errno == ENOENT) return NDE_OK;
+    return nde_error(NDE_ERR_IO, "checkpoint '%s': cannot remove it: %s", path, strerror(errno));
+  }
   return sync_dir(path);
 }

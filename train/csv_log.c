@@ -1,6 +1,7 @@
 /* Per-epoch CSV log. A row is assembled in memory and written with one
  * fwrite + fflush, so after a kill the file holds whole rows plus at most
- * one torn row, which nde_csv_append removes when the run resumes. */
+ * one torn row, which nde_csv_append and nde_csv_resume remove when the run
+ * resumes. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
@@ -13,6 +14,7 @@
 
 #include "common/error_impl.h"
 #include "nde/train.h"
+#include "train/fault_impl.h"
 
 #define CSV_MAX_HEADER 65536 /* longest header line accepted when resuming */
 
@@ -23,8 +25,9 @@ struct nde_csv {
   char *header; /* the expected header line, without '\n' */
   char *line;   /* row being built */
   size_t len, cap;
-  int nfields; /* fields in the row being built */
-  long rows;   /* data rows in the file */
+  int nfields;       /* fields in the row being built */
+  long rows;         /* data rows in the file */
+  train_fault fault; /* test-only hook of the run writing this log */
 };
 
 /* Append n bytes to the row buffer. */
@@ -97,7 +100,21 @@ static int make(const char *path, const char *const *columns, int ncol, nde_csv 
   return NDE_OK;
 }
 
+void csv_set_fault(nde_csv *c, const train_fault *fault) {
+  if (c && fault) c->fault = *fault;
+}
+
+/* With a fault hook the first half of the line goes out (flushed) before
+ * "csv.torn", so a test can leave a torn row behind. */
 static int write_line(nde_csv *c, const char *s, size_t n) {
+  size_t half = c->fault.fn ? n / 2 : 0;
+  if (half > 0) {
+    if (fwrite(s, 1, half, c->f) != half || fflush(c->f) != 0)
+      return nde_error(NDE_ERR_IO, "csv '%s': write failed: %s", c->path, strerror(errno));
+    train_fault_at(&c->fault, "csv.torn");
+    s += half;
+    n -= half;
+  }
   if (fwrite(s, 1, n, c->f) != n || fputc('\n', c->f) == EOF || fflush(c->f) != 0)
     return nde_error(NDE_ERR_IO, "csv '%s': write failed: %s", c->path, strerror(errno));
   return NDE_OK;
@@ -122,9 +139,34 @@ int nde_csv_create(const char *path, const char *const *columns, int ncol, nde_c
   return NDE_OK;
 }
 
-/* Scan an existing log: compare its header, count whole rows and find where
- * to cut (after keep_rows rows, or after the last '\n'). */
-static int scan_existing(nde_csv *c, long keep_rows, long *cut, int *rewrite_header) {
+/* Read one field's worth of a data row: its first field as an integer.
+ * Returns 1 and the value when the field is an integer, 0 otherwise; the
+ * stream is left inside the row (or at its end when the row is shorter). */
+static int read_first_int(FILE *f, long long *value, int *ch_out) {
+  char field[32];
+  size_t n = 0;
+  int ch;
+  while ((ch = getc(f)) != EOF && ch != ',' && ch != '\n' && n < sizeof field - 1)
+    field[n++] = (char)ch;
+  *ch_out = ch;
+  field[n] = '\0';
+  if (n == 0 || (ch != ',' && ch != '\n')) return 0;
+  char *end;
+  *value = strtoll(field, &end, 10);
+  return *end == '\0';
+}
+
+/* Which leading data rows an existing log keeps when it is reopened. */
+typedef struct keep_rule {
+  long rows;  /* at most this many rows (< 0: no limit) */
+  int by_key; /* 1: only rows whose first field is an integer <= max_key */
+  long long max_key;
+} keep_rule;
+
+/* Scan an existing log: compare its header, count the whole rows to keep
+ * and find where to cut (before the first row not kept, or after the last
+ * '\n'). */
+static int scan_existing(nde_csv *c, const keep_rule *keep, long *cut, int *rewrite_header) {
   FILE *f = c->f;
   size_t hlen = strlen(c->header);
   char *first = malloc(CSV_MAX_HEADER + 1);
@@ -153,9 +195,14 @@ static int scan_existing(nde_csv *c, long keep_rows, long *cut, int *rewrite_hea
   }
   free(first);
   if (rc || *rewrite_header) return rc;
-  long rows = 0, end = ftell(f); /* offset just after the last complete line */
-  while (keep_rows < 0 || rows < keep_rows) {
-    while ((ch = getc(f)) != EOF && ch != '\n') {
+  long rows = 0, end = ftell(f); /* offset just after the last complete line kept */
+  while (keep->rows < 0 || rows < keep->rows) {
+    ch = 0;
+    if (keep->by_key) {
+      long long key;
+      if (!read_first_int(f, &key, &ch) || key > keep->max_key) break;
+    }
+    while (ch != '\n' && (ch = getc(f)) != EOF && ch != '\n') {
     }
     if (ch == EOF) break;
     rows++;
@@ -168,9 +215,8 @@ static int scan_existing(nde_csv *c, long keep_rows, long *cut, int *rewrite_hea
   return NDE_OK;
 }
 
-int nde_csv_append(const char *path, const char *const *columns, int ncol, long keep_rows,
-                   nde_csv **out) {
-  NDE_CHECK_NULL(out, "nde_csv_append");
+static int reopen(const char *path, const char *const *columns, int ncol, const keep_rule *keep,
+                  nde_csv **out) {
   *out = NULL;
   nde_csv *c;
   int rc = make(path, columns, ncol, &c);
@@ -188,7 +234,7 @@ int nde_csv_append(const char *path, const char *const *columns, int ncol, long 
   else if (fstat(fileno(c->f), &st) != 0 || !S_ISREG(st.st_mode))
     rc = nde_error(NDE_ERR_IO, "csv '%s': not a regular file, cannot resume", path);
   else if (st.st_size > 0)
-    rc = scan_existing(c, keep_rows, &cut, &rewrite);
+    rc = scan_existing(c, keep, &cut, &rewrite);
   else
     rewrite = 1;
   /* Drop the torn or unwanted tail, then continue writing at the cut. */
@@ -201,6 +247,30 @@ int nde_csv_append(const char *path, const char *const *columns, int ncol, long 
     return rc;
   }
   *out = c;
+  return NDE_OK;
+}
+
+int nde_csv_append(const char *path, const char *const *columns, int ncol, long keep_rows,
+                   nde_csv **out) {
+  NDE_CHECK_NULL(out, "nde_csv_append");
+  const keep_rule keep = {keep_rows, 0, 0};
+  return reopen(path, columns, ncol, &keep, out);
+}
+
+int nde_csv_resume(const char *path, const char *const *columns, int ncol, long last_epoch,
+                   nde_csv **out) {
+  NDE_CHECK_NULL(out, "nde_csv_resume");
+  const keep_rule keep = {-1, 1, last_epoch};
+  return reopen(path, columns, ncol, &keep, out);
+}
+
+int nde_csv_sync(nde_csv *c) {
+  NDE_CHECK_NULL(c, "nde_csv_sync");
+  /* Some file systems cannot fsync (EINVAL): rows are then as durable as
+   * the platform allows. */
+  if (fflush(c->f) != 0 || (fsync(fileno(c->f)) != 0 && errno != EINVAL && errno != ENOTSUP))
+    return nde_error(NDE_ERR_IO, "csv '%s': cannot make the rows durable (fsync): %s", c->path,
+                     strerror(errno));
   return NDE_OK;
 }
 

@@ -7,6 +7,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,8 @@
 #include "nde/data.h"
 #include "nde/models.h"
 #include "nde/train.h"
+#include "train/ckpt_impl.h"
+#include "train/fault_impl.h"
 
 static const char *const epoch_cols[] = {
     "epoch", "lr", "alpha", "train_loss", "train_err", "test_err", "nfe_f", "nfe_b",
@@ -96,7 +99,8 @@ static void sum_values(const nde_train_summary *s, double seconds_total, double 
 
 static int save_checkpoint(const char *path, nde_model *m, nde_optim *opt, int epochs_done,
                            const nde_rng *data_rng, const double *mean, const double *std, int c,
-                           const nde_train_summary *sum, double seconds_total) {
+                           const nde_train_summary *sum, double seconds_total,
+                           const train_fault *fault) {
   nde_ckpt_writer *w;
   int rc = nde_ckpt_writer_create(&w);
   if (rc) return rc;
@@ -126,7 +130,7 @@ static int save_checkpoint(const char *path, nde_model *m, nde_optim *opt, int e
   double v[8];
   sum_values(sum, seconds_total, v);
   for (int i = 0; i < 8 && !rc; i++) rc = nde_ckpt_set_meta_double(w, sum_keys[i], v[i]);
-  if (!rc) rc = nde_ckpt_writer_commit(w, path);
+  if (!rc) rc = ckpt_writer_commit_hooked(w, path, fault);
   nde_ckpt_writer_free(w);
   return rc;
 }
@@ -158,6 +162,110 @@ static int load_checkpoint(const char *path, nde_model *m, nde_optim *opt, int *
   return NDE_OK;
 }
 
+/* The run directory's commit protocol. The checkpoint is the single commit
+ * point of an epoch: the epoch's rows are written to batches.csv and
+ * epochs.csv and made durable (fsync) first, then the checkpoint goes to a
+ * temporary file that is renamed over the previous one, and the directory
+ * is synced. Whenever a kill strikes, the logs hold every row of the epochs
+ * the checkpoint has done, possibly followed by rows (whole or torn) of the
+ * epoch after it, and the directory may hold a stale temporary. Resuming
+ * removes both, and the resumed run writes those rows again exactly as the
+ * uninterrupted run did (training is reproducible bit for bit from the
+ * checkpoint; only wall times differ). A fresh run first removes an earlier
+ * run's checkpoint (durably), then truncates the logs, so no kill leaves a
+ * checkpoint beside another run's logs. */
+static int open_run_dir(const char *ckpt_path, const char *epochs_path, const char *batches_path,
+                        int resume, int epoch0, const train_fault *fault, nde_csv **ecsv,
+                        nde_csv **bcsv) {
+  int rc = nde_ckpt_remove_temporaries(ckpt_path);
+  if (rc < 0) return rc;
+  if (resume) {
+    rc = nde_csv_resume(epochs_path, epoch_cols, NCOLS(epoch_cols), epoch0, ecsv);
+    if (!rc) train_fault_at(fault, "log.repaired");
+    if (!rc) rc = nde_csv_resume(batches_path, batch_cols, NCOLS(batch_cols), epoch0, bcsv);
+    if (!rc) train_fault_at(fault, "log.repaired");
+  } else {
+    rc = ckpt_remove_durably(ckpt_path);
+    if (!rc) rc = nde_csv_create(epochs_path, epoch_cols, NCOLS(epoch_cols), ecsv);
+    if (!rc) rc = nde_csv_create(batches_path, batch_cols, NCOLS(batch_cols), bcsv);
+  }
+  if (rc) return rc;
+  csv_set_fault(*ecsv, fault);
+  csv_set_fault(*bcsv, fault);
+  return NDE_OK;
+}
+
+/* Divergence (the rule is documented with nde_train_run): solver failures
+ * that mean the state ran away, as opposed to a mistake in the set-up. */
+static int is_runaway(int rc) {
+  return rc == NDE_ERR_MAXSTEPS || rc == NDE_ERR_STEPSIZE || rc == NDE_ERR_NONFINITE;
+}
+
+/* Index of the first NaN or infinity in x, or n when there is none. */
+static size_t first_nonfinite(const nde_real *x, size_t n) {
+  size_t i = 0;
+  while (i < n && isfinite(x[i])) i++;
+  return i;
+}
+
+#define LOWER_LR "lower the learning rate"
+#define LOOSEN "lower the learning rate or loosen the solver (step limit, tolerances)"
+
+/* Record "training diverged in <where>: <why>; <checkpoint>; <remedy>
+ * (<detail>)": the run stops before writing a checkpoint, so the directory
+ * keeps the state after the last good epoch (epochs_done of them). The
+ * detail (a solver's own message, possibly long) comes last. */
+static int diverged(const char *ckpt_path, int epochs_done, const char *where, const char *why,
+                    const char *remedy, const char *detail) {
+  char note[4200] = "no checkpoint was written";
+  if (epochs_done > 0)
+    snprintf(note, sizeof note, "'%s' keeps the state after epoch %d", ckpt_path, epochs_done);
+  char d[720] = "";
+  if (detail) snprintf(d, sizeof d, " (%.700s)", detail);
+  return nde_error(NDE_ERR_DIVERGED, "training diverged in %s: %s; %s; %s%s", where, why, note,
+                   remedy, d);
+}
+
+/* A runaway failure rc of a pass (see is_runaway) as divergence. */
+static int diverged_pass(int rc, const char *pass, const char *ckpt_path, int epochs_done,
+                         const char *where) {
+  char why[96], detail[700];
+  snprintf(detail, sizeof detail, "%s", nde_last_error());
+  if (rc == NDE_ERR_NONFINITE)
+    snprintf(why, sizeof why, "the %s produced a non-finite value", pass);
+  else
+    snprintf(why, sizeof why, "the %s's ODE solve %s", pass,
+             rc == NDE_ERR_MAXSTEPS ? "reached its step limit"
+                                    : "failed, its step size underflowing");
+  return diverged(ckpt_path, epochs_done, where, why, rc == NDE_ERR_NONFINITE ? LOWER_LR : LOOSEN,
+                  detail);
+}
+
+/* The checks of one training batch (forward rc, loss, backward rc); returns
+ * NDE_ERR_DIVERGED with its message, or rc (with the batch named). */
+static int check_batch(int rc, const char *pass, const char *ckpt_path, int epoch, long batch,
+                       double loss, double bound, int default_bound, int nclasses) {
+  char where[64], why[160];
+  snprintf(where, sizeof where, "epoch %d, batch %ld", epoch + 1, batch);
+  if (rc) {
+    if (!is_runaway(rc)) return nde_error_wrap(rc, "%s: ", where);
+    return diverged_pass(rc, pass, ckpt_path, epoch, where);
+  }
+  if (!isfinite(loss)) {
+    snprintf(why, sizeof why, "the loss is not finite (%g)", loss);
+    return diverged(ckpt_path, epoch, where, why, LOWER_LR, NULL);
+  }
+  if (loss > bound) {
+    if (default_bound)
+      snprintf(why, sizeof why, "the loss %.4g is above the bound 1000 ln %d = %.4g (%d classes)",
+               loss, nclasses, bound, nclasses);
+    else
+      snprintf(why, sizeof why, "the loss %.4g is above the bound max_loss = %.4g", loss, bound);
+    return diverged(ckpt_path, epoch, where, why, LOWER_LR, NULL);
+  }
+  return NDE_OK;
+}
+
 int nde_train_run(nde_model *m, const nde_dataset *train, const nde_dataset *test,
                   const nde_train_options *o, nde_train_summary *summary) {
   NDE_CHECK_NULL(m, "nde_train_run");
@@ -173,8 +281,14 @@ int nde_train_run(nde_model *m, const nde_dataset *train, const nde_dataset *tes
       (test && (test->c != train->c || test->h != train->h || test->w != train->w)))
     return nde_error(NDE_ERR_SHAPE, "nde_train_run: data shape (%d,%d,%d) does not match the model input (%d,%d,%d)",
                      train->c, train->h, train->w, mo->in.c, mo->in.h, mo->in.w);
+  if (isnan(o->max_loss) || o->max_loss < 0)
+    return nde_error(NDE_ERR_ARG, "nde_train_run: max_loss = %g must be >= 0 (0: 1000 ln K)",
+                     o->max_loss);
   int rc = nde_schedule_check(&o->schedule);
   if (rc) return rc;
+  const int default_bound = o->max_loss == 0;
+  const double max_loss = default_bound ? 1000 * log(mo->nclasses) : o->max_loss;
+  const size_t np = nde_model_num_params(m);
 
   char ckpt_path[4096], epochs_path[4096], batches_path[4096];
   join_path(ckpt_path, sizeof ckpt_path, o->out_dir, "checkpoint.ndeckpt");
@@ -189,6 +303,7 @@ int nde_train_run(nde_model *m, const nde_dataset *train, const nde_dataset *tes
   nde_batch_iter *it = NULL;
   nde_csv *ecsv = NULL, *bcsv = NULL;
   nde_rman_stats *rst = NULL;
+  int shown = 0; /* a progress line is open on the terminal */
   if ((rc = nde_optim_create(o->optim, nde_model_num_params(m), &o->optim_opts, &opt))) goto done;
   nde_batch_options bo = nde_batch_options_default();
   bo.batch_size = o->batch;
@@ -211,19 +326,13 @@ int nde_train_run(nde_model *m, const nde_dataset *train, const nde_dataset *tes
     if ((rc = load_checkpoint(ckpt_path, m, opt, &epoch0, &data_rng, &sum, &sec_total))) goto done;
     if ((rc = nde_batch_iter_set_rng(it, &data_rng))) goto done;
   }
-  long keep_batches = -1;
-  if (o->resume) {
-    /* batches.csv rows logged after the checkpoint belong to an unfinished epoch */
-    keep_batches = (long)epoch0 * nde_batch_iter_batches(it);
-    rc = nde_csv_append(epochs_path, epoch_cols, NCOLS(epoch_cols), epoch0, &ecsv);
-    if (!rc) rc = nde_csv_append(batches_path, batch_cols, NCOLS(batch_cols), keep_batches, &bcsv);
-  } else {
-    rc = nde_csv_create(epochs_path, epoch_cols, NCOLS(epoch_cols), &ecsv);
-    if (!rc) rc = nde_csv_create(batches_path, batch_cols, NCOLS(batch_cols), &bcsv);
-  }
-  if (rc) goto done;
+  const train_fault fault = {o->fault_hook, o->fault_ctx};
+  if ((rc = open_run_dir(ckpt_path, epochs_path, batches_path, o->resume, epoch0, &fault, &ecsv,
+                         &bcsv)))
+    goto done;
 
   sum.epochs_done = epoch0;
+  char where[64];
   int ran = 0;
   nde_model_set_training(m, 1);
   for (int epoch = epoch0; epoch < o->epochs; epoch++) {
@@ -240,9 +349,29 @@ int nde_train_run(nde_model *m, const nde_dataset *train, const nde_dataset *tes
       double t_batch = now_sec();
       nde_model_result r;
       nde_ode_stats bw;
-      if ((rc = nde_model_forward(m, b.n, b.x, b.labels, alpha, 1, &r))) goto batch_fail;
-      if ((rc = nde_model_backward(m, &bw))) goto batch_fail;
-      if ((rc = nde_optim_step(opt, nde_model_params(m), nde_model_grads(m), lr))) goto batch_fail;
+      rc = nde_model_forward(m, b.n, b.x, b.labels, alpha, 1, &r);
+      if ((rc = check_batch(rc, "forward pass", ckpt_path, epoch, nb + 1, rc ? 0 : r.loss, max_loss,
+                            default_bound, mo->nclasses)))
+        goto done;
+      rc = nde_model_backward(m, &bw);
+      if ((rc = check_batch(rc, "backward pass", ckpt_path, epoch, nb + 1, r.loss, max_loss,
+                            default_bound, mo->nclasses)))
+        goto done;
+      size_t bad = first_nonfinite(nde_model_grads(m), np);
+      const int bad_grad = bad < np;
+      if (!bad_grad) {
+        if ((rc = nde_optim_step(opt, nde_model_params(m), nde_model_grads(m), lr)))
+          goto batch_fail;
+        bad = first_nonfinite(nde_model_params(m), np);
+      }
+      if (bad < np) {
+        char why[96];
+        snprintf(where, sizeof where, "epoch %d, batch %ld", epoch + 1, nb + 1);
+        snprintf(why, sizeof why, "the %s is not finite (parameter %zu)",
+                 bad_grad ? "gradient" : "updated parameter", bad);
+        rc = diverged(ckpt_path, epoch, where, why, LOWER_LR, NULL);
+        goto done;
+      }
       loss_sum += r.loss * b.n;
       energy_sum += r.mean_energy * b.n;
       wrong += r.nerr;
@@ -268,19 +397,28 @@ int nde_train_run(nde_model *m, const nde_dataset *train, const nde_dataset *tes
       nde_csv_put_int(bcsv, bw.steps);
       nde_csv_put_double(bcsv, dt);
       if ((rc = nde_csv_end_row(bcsv))) goto done;
+      train_fault_at(&fault, "batch.row");
       if (o->progress)
-        nde_progress(o->progress, "%s epoch %d/%d batch %ld/%d loss %.4f err %.2f%% nfe %.1f/%.1f %.2f s/batch",
-                     o->label ? o->label : "", epoch + 1, o->epochs, nb, nbatches, loss_sum / seen,
-                     100.0 * wrong / seen, nfe_f / nb, nfe_b / nb, (now_sec() - t_epoch) / nb);
+        shown |= nde_progress(o->progress,
+                              "%s epoch %d/%d batch %ld/%d loss %.4f err %.2f%% nfe %.1f/%.1f "
+                              "%.2f s/batch",
+                              o->label ? o->label : "", epoch + 1, o->epochs, nb, nbatches,
+                              loss_sum / seen, 100.0 * wrong / seen, nfe_f / nb, nfe_b / nb,
+                              (now_sec() - t_epoch) / nb);
       continue;
     batch_fail:
-      nde_error_wrap(rc, "epoch %d batch %ld: ", epoch + 1, nb + 1);
+      nde_error_wrap(rc, "epoch %d, batch %ld: ", epoch + 1, nb + 1);
       goto done;
     }
     if (rc) goto done;
     double test_err = NAN, test_nfe = NAN;
-    if (test && (rc = nde_train_evaluate(m, test, mean, std, o->subset_test, &test_err, &test_nfe)))
+    if (test &&
+        (rc = nde_train_evaluate(m, test, mean, std, o->subset_test, &test_err, &test_nfe))) {
+      snprintf(where, sizeof where, "epoch %d (its test evaluation)", epoch + 1);
+      rc = is_runaway(rc) ? diverged_pass(rc, "test evaluation", ckpt_path, epoch, where)
+                          : nde_error_wrap(rc, "%s: ", where);
       goto done;
+    }
     int neff = 0;
     if (rst) {
       nde_rman_stats_set_attractors(rst, nde_model_attractors(m));
@@ -296,26 +434,33 @@ int nde_train_run(nde_model *m, const nde_dataset *train, const nde_dataset *tes
     sum.test_nfe_f = test_nfe;
     sum.effective_attractors = neff;
     sec_total += secs;
-    nde_rng data_rng;
-    nde_batch_iter_get_rng(it, &data_rng);
-    if ((rc = save_checkpoint(ckpt_path, m, opt, epoch + 1, &data_rng, mean, std, train->c, &sum,
-                              sec_total)))
-      goto done;
     double row[] = {epoch + 1, lr, alpha, loss_sum / seen, (double)wrong / seen, test_err,
                     nfe_f / nb, nfe_b / nb, nfe_rc / nb, steps_f / nb, rej_f / nb, steps_b / nb, test_nfe,
                     energy_sum / seen, neff, secs};
     if ((rc = nde_csv_row(ecsv, row, NCOLS(epoch_cols)))) goto done;
+    train_fault_at(&fault, "epoch.row");
+    /* the rows first, durably; then the checkpoint commits the epoch */
+    if ((rc = nde_csv_sync(bcsv)) || (rc = nde_csv_sync(ecsv))) goto done;
+    train_fault_at(&fault, "logs.synced");
+    nde_rng data_rng;
+    nde_batch_iter_get_rng(it, &data_rng);
+    if ((rc = save_checkpoint(ckpt_path, m, opt, epoch + 1, &data_rng, mean, std, train->c, &sum,
+                              sec_total, &fault)))
+      goto done;
     if (o->progress) {
       nde_progress(o->progress, "%s epoch %d/%d loss %.4f train err %.2f%% test err %.2f%% nfe %.1f/%.1f %.1f s",
                    o->label ? o->label : "", epoch + 1, o->epochs, loss_sum / seen,
                    100.0 * wrong / seen, 100 * test_err, nfe_f / nb, nfe_b / nb, secs);
       nde_progress_done(o->progress);
+      shown = 0;
     }
+    train_fault_at(&fault, "epoch.done");
     ran++;
   }
   sum.sec_per_epoch = sum.epochs_done ? sec_total / sum.epochs_done : 0;
   if (summary) *summary = sum;
 done:
+  if (rc && shown) nde_progress_done(o->progress); /* the caller's message on a line of its own */
   nde_csv_free(ecsv);
   nde_csv_free(bcsv);
   nde_rman_stats_free(rst);

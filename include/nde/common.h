@@ -55,7 +55,8 @@ enum nde_status {
   NDE_ERR_NONFINITE = -13,  /* right-hand side or loss produced NaN / Inf */
   NDE_ERR_CALLBACK = -14,   /* a user callback returned an error */
   NDE_ERR_CHECKSUM = -15,   /* a checkpoint failed its checksum */
-  NDE_ERR_NUMERIC = -16     /* a numerical routine failed to converge */
+  NDE_ERR_NUMERIC = -16,    /* a numerical routine failed to converge */
+  NDE_ERR_DIVERGED = -17    /* training diverged (see nde_train_run) */
 };
 
 /* Static description of a status code (never NULL). */

@@ -215,6 +215,13 @@ int nde_ckpt_set_meta_double(nde_ckpt_writer *w, const char *key, double value);
  * (a retry, or the same checkpoint under a second path). */
 int nde_ckpt_writer_commit(nde_ckpt_writer *w, const char *path);
 
+/* Remove the temporaries "<path>.tmp.<digits>" that commits killed before
+ * their rename left in path's directory. Call it only while no other
+ * process commits to path. Returns the number removed (>= 0) or an error
+ * code (NDE_ERR_IO when the directory cannot be read or a file cannot be
+ * removed). */
+int nde_ckpt_remove_temporaries(const char *path);
+
 typedef struct nde_ckpt nde_ckpt;
 
 /* Read and verify a checkpoint: NDE_ERR_IO if it cannot be read,
@@ -261,7 +268,7 @@ int nde_ckpt_meta_double(const nde_ckpt *c, const char *key, double *value);
 
 /* ======================================================================
  * Per-epoch CSV log. Every row is written and flushed as one piece, so a
- * killed run loses at most the row being written. Fields are separated by
+ * killed process leaves whole rows and at most one torn row. Fields are separated by
  * commas; a string field containing ',' or '"' is quoted ("" for a quote);
  * newlines are rejected in fields and column names. Doubles are written
  * with %.10g.
@@ -280,6 +287,13 @@ int nde_csv_create(const char *path, const char *const *columns, int ncol, nde_c
  * checkpoint the run resumes from); keep_rows < 0 keeps all. */
 int nde_csv_append(const char *path, const char *const *columns, int ncol, long keep_rows,
                    nde_csv **out);
+/* Open a log whose first column is an epoch number to resume a run from a
+ * checkpoint taken after last_epoch epochs: as nde_csv_append, but the
+ * leading data rows whose first field is an integer <= last_epoch are kept
+ * and everything from the first other row on is removed (the rows of an
+ * epoch that did not complete, and a torn row). */
+int nde_csv_resume(const char *path, const char *const *columns, int ncol, long last_epoch,
+                   nde_csv **out);
 void nde_csv_free(nde_csv *csv); /* closes the file; a pending partial row is dropped */
 
 int nde_csv_num_cols(const nde_csv *csv);
@@ -295,6 +309,9 @@ int nde_csv_put_str(nde_csv *csv, const char *s);
 int nde_csv_end_row(nde_csv *csv);
 /* A whole row of n == ncol doubles. */
 int nde_csv_row(nde_csv *csv, const double *values, int n);
+/* Make the rows written so far durable (fsync), e.g. before a checkpoint
+ * that refers to them is committed. */
+int nde_csv_sync(nde_csv *csv);
 
 /* ======================================================================
  * Progress line for interactive runs. When f is a terminal, writes "\r",
@@ -330,6 +347,17 @@ int nde_progress_done(FILE *f);
  *   batches.csv  epoch, batch, loss, err, nfe_f, nfe_b, nfe_b_recompute,
  *                steps_f, rejected_f, steps_b, seconds
  *   checkpoint.ndeckpt  parameters, model state, optimizer, epoch, data RNG
+ *
+ * The checkpoint commits an epoch: the epoch's rows reach both logs and
+ * are fsynced before the checkpoint is atomically replaced, so after a kill
+ * at any instant the logs hold every row of the checkpoint's epochs,
+ * possibly followed by rows (whole or torn) of the next, unfinished epoch,
+ * and the directory may hold a stale "checkpoint.ndeckpt.tmp.<pid>".
+ * resume = 1 removes both and carries on, so the resumed run ends with the
+ * uninterrupted run's checkpoint and log rows (bit for bit, wall times
+ * aside). A run with resume = 0 replaces what out_dir held: it removes the
+ * old checkpoint before it truncates the logs. One run directory belongs to
+ * one process at a time.
  * ====================================================================== */
 
 struct nde_model;
@@ -350,8 +378,24 @@ typedef struct nde_train_options {
   int resume;            /* 1: continue from out_dir/checkpoint.ndeckpt */
   int stop_after;        /* stop after this many epochs in THIS call (0 = no limit);
                             for tests of resumption */
+  double max_loss;       /* a batch loss above this is divergence (0: 1000 ln K for K
+                            classes; INFINITY: only non-finite values count) */
   FILE *progress;        /* progress line target (NULL: none); only a terminal shows it */
   const char *label;     /* prefix of the progress line */
+  /* Test-only fault injection (NULL: none): called with the name of each
+   * point of the run's write protocol that the run reaches, so a
+   * crash-consistency test can kill the process there and check what a
+   * resumed run makes of the directory. Points, in the order an epoch
+   * reaches them: "csv.torn" (a log row half written and flushed),
+   * "batch.row" (a batches.csv row written), "epoch.row" (the epochs.csv
+   * row written), "logs.synced" (both logs fsynced), "ckpt.partial" (the
+   * checkpoint's temporary file half written), "ckpt.written" (the
+   * temporary complete, before its rename), "ckpt.renamed" (after the
+   * rename: the epoch is committed), "epoch.done" (the epoch over); and
+   * on resuming, "log.repaired" (a log cut back to the checkpoint's
+   * epoch). */
+  void (*fault_hook)(const char *point, void *ctx);
+  void *fault_ctx;
 } nde_train_options;
 
 nde_train_options nde_train_options_default(void);
@@ -365,6 +409,22 @@ typedef struct nde_train_summary {
   int effective_attractors;               /* after the last epoch (0 without RMAN) */
 } nde_train_summary;
 
+/* Train (see the section's head). Divergence stops the run with
+ * NDE_ERR_DIVERGED before the epoch's checkpoint, so out_dir keeps the state
+ * after the last good epoch (the epoch's rows logged so far stay in
+ * batches.csv until a resume cuts them). The run has diverged when, in a
+ * training batch,
+ *   - the loss (cross-entropy + RMAN term) is NaN, infinite, or above
+ *     max_loss (default 1000 ln K for K classes: a mean cross-entropy that
+ *     high gives the right class a probability below K^-1000 on average),
+ *   - the gradient or the updated parameters hold a NaN or an infinity,
+ *   - or an ODE solve of the forward or backward pass, or of the test
+ *     evaluation after the epoch, fails with NDE_ERR_MAXSTEPS (the solver at
+ *     its step limit), NDE_ERR_STEPSIZE (its step size underflowing) or
+ *     NDE_ERR_NONFINITE.
+ * The message names the epoch, the batch, the cause, what the checkpoint
+ * holds, and a remedy ("lower the learning rate"; for a solver at its
+ * limits also "or loosen the solver"), then the solver's own message. */
 int nde_train_run(struct nde_model *m, const struct nde_dataset *train,
                   const struct nde_dataset *test, const nde_train_options *opt,
                   nde_train_summary *summary);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The nde program: help, usage errors (exit 2 with a message naming the
-# problem), failures (exit 1 naming the file), and a real gradient check.
+# problem), failures (exit 1 naming the file), a real gradient check, and
+# diverging training runs.
 set -u
 nde=$1
 fail=0 pass=0
@@ -63,5 +64,39 @@ for adj in checkpoint backsolve; do
     fail=$((fail + 1))
   fi
 done
+# Divergence: a learning rate of 1000 blows the loss up; nde train and nde
+# table3 fail (exit 1) naming the epoch, the batch and the loss, and a good
+# checkpoint is never replaced by a diverged state.
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+. "$(dirname "$0")/tiny_data.sh"
+tiny_data "$work/data"
+tiny=(--data "$work/data" --batch 16 --solver euler)
+expect 1 "training diverged in epoch 1, batch [0-9]+: the loss [0-9.e+]+ is above the bound 1000 ln 10 = 2303 \(10 classes\); no checkpoint was written; lower the learning rate" \
+  -- "$nde" train --out "$work/div" "${tiny[@]}" --epochs 2 --lr 1000
+expect 1 "the learning rate was 1000: run again with a smaller --lr$" \
+  -- "$nde" train --out "$work/div" "${tiny[@]}" --epochs 2 --lr 1000
+if [ -e "$work/div/checkpoint.ndeckpt" ]; then
+  echo "FAIL: a diverged first epoch wrote a checkpoint"
+  fail=$((fail + 1))
+fi
+expect 0 "epochs: 1 " -- "$nde" train --out "$work/good" "${tiny[@]}" --epochs 1
+cp "$work/good/checkpoint.ndeckpt" "$work/good.ckpt"
+out=$("$nde" train --out "$work/good" "${tiny[@]}" --epochs 3 --lr 1000 --resume 2>&1)
+rc=$?
+if [ "$rc" -ne 1 ] ||
+  ! grep -q "training diverged in epoch 2, batch [0-9]*: .*'$work/good/checkpoint.ndeckpt' keeps the state after epoch 1; lower the learning rate" <<<"$out" ||
+  ! grep -q "smaller --lr and --resume to go on from the last good checkpoint" <<<"$out"; then
+  echo "FAIL: resuming with --lr 1000 gave exit $rc and: $out"
+  fail=$((fail + 1))
+elif ! cmp -s "$work/good.ckpt" "$work/good/checkpoint.ndeckpt"; then
+  echo "FAIL: resuming with --lr 1000 replaced the good checkpoint"
+  fail=$((fail + 1))
+else
+  pass=$((pass + 1))
+fi
+expect 0 "epochs: 3 " -- "$nde" train --out "$work/good" "${tiny[@]}" --epochs 3 --resume
+expect 1 "nde table3: training diverged in epoch 2, batch 1: the loss" \
+  -- "$nde" table3 --out "$work/t3" --data "$work/data" --solver euler --epochs 2 --lr 1000
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

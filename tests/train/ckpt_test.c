@@ -337,6 +337,51 @@ START_TEST(atomic_replace_and_failed_writes) {
 }
 END_TEST
 
+/* Temporaries left by killed commits ("<path>.tmp.<digits>") are removed,
+ * nothing else is. */
+START_TEST(stale_temporaries_removed) {
+  char *dir = tt_tmpdir(), path[4096], p[4200];
+  tt_join(path, sizeof path, dir, "run.ckpt");
+  write_one(path, 1.0, NDE_OK);
+  const char *stale[] = {"run.ckpt.tmp.123", "run.ckpt.tmp.9"};
+  const char *kept[] = {"run.ckpt.tmp.", "run.ckpt.tmp.12x", "other.ckpt.tmp.5", "run.ckpt.tmpx.1",
+                        "xrun.ckpt.tmp.1"};
+  for (int i = 0; i < 2; i++) {
+    snprintf(p, sizeof p, "%s/%s", dir, stale[i]);
+    ck_assert_int_eq(tt_spit(p, "torn", 4), 0);
+  }
+  for (int i = 0; i < 5; i++) {
+    snprintf(p, sizeof p, "%s/%s", dir, kept[i]);
+    ck_assert_int_eq(tt_spit(p, "keep", 4), 0);
+  }
+  ck_assert_int_eq(nde_ckpt_remove_temporaries(path), 2);
+  for (int i = 0; i < 2; i++) {
+    snprintf(p, sizeof p, "%s/%s", dir, stale[i]);
+    ck_assert_int_eq(access(p, F_OK), -1);
+  }
+  for (int i = 0; i < 5; i++) {
+    snprintf(p, sizeof p, "%s/%s", dir, kept[i]);
+    ck_assert_int_eq(access(p, F_OK), 0);
+  }
+  ck_assert(read_one(path) == 1.0);
+  ck_assert_int_eq(nde_ckpt_remove_temporaries(path), 0);
+  /* One that cannot be removed (a directory) is an error naming it. */
+  snprintf(p, sizeof p, "%s/run.ckpt.tmp.77", dir);
+  ck_assert_int_eq(mkdir(p, 0700), 0);
+  ck_assert_int_eq(nde_ckpt_remove_temporaries(path), NDE_ERR_IO);
+  TT_MSG_HAS("run.ckpt.tmp.77");
+  ck_assert_int_eq(rmdir(p), 0);
+  snprintf(p, sizeof p, "%s/no/such/run.ckpt", dir);
+  ck_assert_int_eq(nde_ckpt_remove_temporaries(p), NDE_ERR_IO);
+  TT_MSG_HAS("no/such");
+  snprintf(p, sizeof p, "%s/", dir);
+  ck_assert_int_eq(nde_ckpt_remove_temporaries(p), NDE_ERR_ARG);
+  ck_assert_int_eq(nde_ckpt_remove_temporaries(NULL), NDE_ERR_NULL);
+  tt_rmtree(dir);
+  free(dir);
+}
+END_TEST
+
 START_TEST(writer_bad_arguments) {
   nde_ckpt_writer *w;
   const double x[2] = {1, 2};
@@ -411,6 +456,7 @@ Suite *ckpt_suite(void) {
   tcase_add_test(tc, reader_expectations);
   tcase_add_test(tc, optimizer_round_trip);
   tcase_add_test(tc, atomic_replace_and_failed_writes);
+  tcase_add_test(tc, stale_temporaries_removed);
   tcase_add_test(tc, writer_bad_arguments);
   suite_add_tcase(s, tc);
   return s;

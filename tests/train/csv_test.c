@@ -1,5 +1,5 @@
 /* Per-epoch CSV log: exact file content, quoting, resuming with a header
- * check, torn-row repair, keep_rows, and bad arguments. */
+ * check, torn-row repair, keep_rows, resuming by epoch, and bad arguments. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <stdlib.h>
@@ -127,6 +127,45 @@ START_TEST(append_repairs_torn_writes) {
 }
 END_TEST
 
+/* Resuming by epoch: the rows of epochs up to the checkpoint's are kept,
+ * those of a later (unfinished) epoch and a torn row go. */
+START_TEST(resume_keeps_committed_epochs) {
+  char *dir = tt_tmpdir(), path[4096];
+  tt_join(path, sizeof path, dir, "log.csv");
+  const char *log = "epoch,loss,note\n1,1,a\n1,0.9,b\n2,0.5,c\n2,0.4,d\n3,0.3,e\n3,0.2";
+  ck_assert_int_eq(tt_spit(path, log, strlen(log)), 0);
+  nde_csv *c;
+  ck_assert_int_eq(nde_csv_resume(path, COLS, 3, 5, &c), NDE_OK); /* only the torn row goes */
+  ck_assert_int_eq(nde_csv_num_rows(c), 5);
+  nde_csv_free(c);
+  ck_assert_int_eq(nde_csv_resume(path, COLS, 3, 2, &c), NDE_OK);
+  ck_assert_int_eq(nde_csv_num_rows(c), 4);
+  ck_assert_int_eq(nde_csv_put_int(c, 3), NDE_OK);
+  ck_assert_int_eq(nde_csv_put_double(c, 0.25), NDE_OK);
+  ck_assert_int_eq(nde_csv_put_str(c, "f"), NDE_OK);
+  ck_assert_int_eq(nde_csv_end_row(c), NDE_OK);
+  ck_assert_int_eq(nde_csv_sync(c), NDE_OK);
+  nde_csv_free(c);
+  expect_content(path, "epoch,loss,note\n1,1,a\n1,0.9,b\n2,0.5,c\n2,0.4,d\n3,0.25,f\n");
+  /* A first field that is not an epoch number ends what is kept. */
+  const char *odd = "epoch,loss,note\n1,1,a\nx,2,b\n1,3,c\n";
+  ck_assert_int_eq(tt_spit(path, odd, strlen(odd)), 0);
+  ck_assert_int_eq(nde_csv_resume(path, COLS, 3, 9, &c), NDE_OK);
+  ck_assert_int_eq(nde_csv_num_rows(c), 1);
+  nde_csv_free(c);
+  expect_content(path, "epoch,loss,note\n1,1,a\n");
+  /* Epoch 0: only the header stays. */
+  ck_assert_int_eq(nde_csv_resume(path, COLS, 3, 0, &c), NDE_OK);
+  ck_assert_int_eq(nde_csv_num_rows(c), 0);
+  nde_csv_free(c);
+  expect_content(path, "epoch,loss,note\n");
+  ck_assert_int_eq(nde_csv_resume(path, COLS, 3, 0, NULL), NDE_ERR_NULL);
+  ck_assert_int_eq(nde_csv_sync(NULL), NDE_ERR_NULL);
+  tt_rmtree(dir);
+  free(dir);
+}
+END_TEST
+
 START_TEST(append_rejects_other_files) {
   char *dir = tt_tmpdir(), path[4096];
   tt_join(path, sizeof path, dir, "log.csv");
@@ -219,6 +258,7 @@ Suite *csv_suite(void) {
   tcase_add_test(tc, create_rows_and_quoting);
   tcase_add_test(tc, append_resumes);
   tcase_add_test(tc, append_repairs_torn_writes);
+  tcase_add_test(tc, resume_keeps_committed_epochs);
   tcase_add_test(tc, append_rejects_other_files);
   tcase_add_test(tc, bad_rows_and_arguments);
   suite_add_tcase(s, tc);

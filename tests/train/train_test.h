@@ -32,4 +32,13 @@ char *tt_slurp(const char *path, size_t *len);
 /* Replace a file's content. Returns 0 on success. */
 int tt_spit(const char *path, const void *data, size_t len);
 
+/* Training-loop fixtures: n images of 1x12x12 in 3 classes (class k: a
+ * bright bar at rows 2 + 4k, 3 + 4k, plus noise), and a tiny ODE-Net for
+ * them (width 4, h RMAN attractors, max_batch 16, initialized from seed
+ * 42; method: an nde_ode_method, 0 for the default, Euler and RK4 with the
+ * direct adjoint and 4 steps). tt_tiny_model returns an nde status and never asserts,
+ * so a forked child may call it. */
+nde_dataset *tt_synthetic(int n, unsigned long seed);
+int tt_tiny_model(int h, int method, nde_model **out);
+
 #endif

@@ -80,3 +80,48 @@ int tt_spit(const char *path, const void *data, size_t len) {
   bad |= fclose(f) != 0;
   return bad ? -1 : 0;
 }
+
+nde_dataset *tt_synthetic(int n, unsigned long seed) {
+  nde_dataset *ds;
+  ck_assert_int_eq(nde_dataset_create(n, 1, 12, 12, 3, &ds), NDE_OK);
+  nde_rng rng;
+  nde_rng_seed(&rng, seed);
+  for (int i = 0; i < n; i++) {
+    int k = i % 3;
+    ds->labels[i] = k;
+    for (int p = 0; p < 144; p++) {
+      int row = p / 12;
+      double v = 40 * nde_rng_uniform(&rng) + ((row == 2 + 4 * k || row == 3 + 4 * k) ? 180 : 0);
+      ds->pixels[(size_t)i * 144 + p] = (uint8_t)(v > 255 ? 255 : v);
+    }
+  }
+  return ds;
+}
+
+int tt_tiny_model(int h, int method, nde_model **out) {
+  nde_model_options o = nde_model_options_default(NDE_MODEL_ODENET);
+  o.in = nde_shape_chw(1, 12, 12);
+  o.nclasses = 3;
+  o.width = 4;
+  o.groups = 2;
+  o.attractors = h;
+  o.max_batch = 16;
+  o.rman.alpha0 = 0.01; /* a visible energy term at this scale */
+  if (method) {
+    o.ode.method = method;
+    if (method == NDE_ODE_EULER || method == NDE_ODE_RK4) {
+      o.ode.adjoint = NDE_ADJ_DIRECT;
+      o.ode.fixed_h = 0.25;
+    }
+  }
+  int rc = nde_model_create(&o, out);
+  if (rc) return rc;
+  nde_rng rng;
+  nde_rng_seed(&rng, 42);
+  rc = nde_model_init(*out, &rng);
+  if (rc) {
+    nde_model_free(*out);
+    *out = NULL;
+  }
+  return rc;
+}
