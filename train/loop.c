@@ -16,11 +16,15 @@
 #include "nde/data.h"
 #include "nde/models.h"
 #include "nde/train.h"
+#include "train/csv_impl.h"
 
+/* train_xent and test_loss came later: a log started by an older nde has
+ * only the first EPOCH_COLS_V1 columns and is upgraded when its run resumes. */
 static const char *const epoch_cols[] = {
     "epoch", "lr", "alpha", "train_loss", "train_err", "test_err", "nfe_f", "nfe_b",
     "nfe_b_recompute", "steps_f", "rejected_f", "steps_b", "test_nfe_f", "mean_energy", "effective_attractors",
-    "seconds"};
+    "seconds", "train_xent", "test_loss"};
+#define EPOCH_COLS_V1 16
 static const char *const batch_cols[] = {"epoch", "batch", "loss", "err", "nfe_f", "nfe_b",
                                          "nfe_b_recompute", "steps_f", "rejected_f", "steps_b",
                                          "seconds"};
@@ -52,6 +56,12 @@ static void join_path(char *buf, size_t cap, const char *dir, const char *name) 
 
 int nde_train_evaluate(nde_model *m, const nde_dataset *ds, const double *mean, const double *std,
                        int subset, double *err, double *nfe_f) {
+  return nde_train_evaluate_loss(m, ds, mean, std, subset, err, NULL, nfe_f);
+}
+
+int nde_train_evaluate_loss(nde_model *m, const nde_dataset *ds, const double *mean,
+                            const double *std, int subset, double *err, double *loss,
+                            double *nfe_f) {
   NDE_CHECK_NULL(m, "nde_train_evaluate");
   NDE_CHECK_NULL(ds, "nde_train_evaluate");
   nde_batch_options bo = nde_batch_options_default();
@@ -66,10 +76,12 @@ int nde_train_evaluate(nde_model *m, const nde_dataset *ds, const double *mean, 
   if (rc) return rc;
   nde_model_set_training(m, 0);
   long wrong = 0, total = 0, nfe = 0, nb = 0;
+  double xent = 0;
   nde_batch b;
   while (!(rc = nde_batch_iter_next(it, &b)) && b.n > 0) {
     nde_model_result r;
     if ((rc = nde_model_forward(m, b.n, b.x, b.labels, 0, 0, &r))) break;
+    xent += r.xent * b.n; /* r.xent is the batch mean */
     wrong += r.nerr;
     total += b.n;
     nfe += r.fwd.nfe;
@@ -79,6 +91,7 @@ int nde_train_evaluate(nde_model *m, const nde_dataset *ds, const double *mean, 
   nde_batch_iter_free(it);
   if (rc) return rc;
   if (err) *err = total ? (double)wrong / total : 0;
+  if (loss) *loss = total ? xent / total : 0;
   if (nfe_f) *nfe_f = nb ? (double)nfe / nb : 0;
   return NDE_OK;
 }
@@ -87,11 +100,15 @@ int nde_train_evaluate(nde_model *m, const nde_dataset *ds, const double *mean, 
 /* The summary so far travels in the checkpoint's meta, so a run resumed
  * after its last epoch still reports it. */
 static const char *const sum_keys[] = {"train_loss", "train_err", "test_err", "nfe_f",
-                                       "nfe_b", "test_nfe_f", "seconds_total", "effective"};
+                                       "nfe_b", "test_nfe_f", "seconds_total", "effective",
+                                       "train_xent", "test_loss"};
+#define SUM_KEYS 10
+#define SUM_KEYS_V1 8 /* an older nde's checkpoints lack the last two: NaN then */
 
 static void sum_values(const nde_train_summary *s, double seconds_total, double *v) {
   v[0] = s->train_loss, v[1] = s->train_err, v[2] = s->test_err, v[3] = s->nfe_f;
   v[4] = s->nfe_b, v[5] = s->test_nfe_f, v[6] = seconds_total, v[7] = s->effective_attractors;
+  v[8] = s->train_xent, v[9] = s->test_loss;
 }
 
 static int save_checkpoint(const char *path, nde_model *m, nde_optim *opt, int epochs_done,
@@ -123,9 +140,9 @@ static int save_checkpoint(const char *path, nde_model *m, nde_optim *opt, int e
   if (!rc) rc = nde_ckpt_set_meta(w, "adjoint", nde_adjoint_kind_name(mo->ode.adjoint));
   if (!rc) rc = nde_ckpt_set_meta_double(w, "rtol", mo->ode.rtol);
   if (!rc) rc = nde_ckpt_set_meta_double(w, "atol", mo->ode.atol);
-  double v[8];
+  double v[SUM_KEYS];
   sum_values(sum, seconds_total, v);
-  for (int i = 0; i < 8 && !rc; i++) rc = nde_ckpt_set_meta_double(w, sum_keys[i], v[i]);
+  for (int i = 0; i < SUM_KEYS && !rc; i++) rc = nde_ckpt_set_meta_double(w, sum_keys[i], v[i]);
   if (!rc) rc = nde_ckpt_writer_commit(w, path);
   nde_ckpt_writer_free(w);
   return rc;
@@ -145,12 +162,15 @@ static int load_checkpoint(const char *path, nde_model *m, nde_optim *opt, int *
   if (!rc) rc = nde_ckpt_read_optim(c, "optim", opt);
   if (!rc) rc = nde_ckpt_read_rng(c, "data_rng", data_rng);
   if (!rc) rc = nde_ckpt_meta_int(c, "epoch", &ep);
-  double v[8] = {0};
-  for (int i = 0; i < 8 && !rc; i++) rc = nde_ckpt_meta_double(c, sum_keys[i], &v[i]);
+  double v[SUM_KEYS] = {0};
+  for (int i = 0; i < SUM_KEYS_V1 && !rc; i++) rc = nde_ckpt_meta_double(c, sum_keys[i], &v[i]);
+  for (int i = SUM_KEYS_V1; i < SUM_KEYS && !rc; i++)
+    if (nde_ckpt_meta_double(c, sum_keys[i], &v[i])) v[i] = NAN;
   if (!rc) {
     sum->train_loss = v[0], sum->train_err = v[1], sum->test_err = v[2], sum->nfe_f = v[3];
     sum->nfe_b = v[4], sum->test_nfe_f = v[5], *seconds_total = v[6];
     sum->effective_attractors = (int)v[7];
+    sum->train_xent = v[8], sum->test_loss = v[9];
   }
   nde_ckpt_free(c);
   if (rc) return nde_error_wrap(rc, "resume from %s: ", path);
@@ -215,7 +235,10 @@ int nde_train_run(nde_model *m, const nde_dataset *train, const nde_dataset *tes
   if (o->resume) {
     /* batches.csv rows logged after the checkpoint belong to an unfinished epoch */
     keep_batches = (long)epoch0 * nde_batch_iter_batches(it);
-    rc = nde_csv_append(epochs_path, epoch_cols, NCOLS(epoch_cols), epoch0, &ecsv);
+    int upgraded;
+    rc = csv_upgrade_appended_columns(epochs_path, epoch_cols, EPOCH_COLS_V1, epoch_cols,
+                                      NCOLS(epoch_cols), &upgraded);
+    if (!rc) rc = nde_csv_append(epochs_path, epoch_cols, NCOLS(epoch_cols), epoch0, &ecsv);
     if (!rc) rc = nde_csv_append(batches_path, batch_cols, NCOLS(batch_cols), keep_batches, &bcsv);
   } else {
     rc = nde_csv_create(epochs_path, epoch_cols, NCOLS(epoch_cols), &ecsv);
@@ -231,7 +254,7 @@ int nde_train_run(nde_model *m, const nde_dataset *train, const nde_dataset *tes
     double t_epoch = now_sec();
     double lr = nde_lr_at(&o->schedule, epoch), alpha = nde_rman_alpha(&mo->rman, epoch);
     if ((rc = nde_batch_iter_start(it))) goto done;
-    double loss_sum = 0, energy_sum = 0;
+    double loss_sum = 0, xent_sum = 0, energy_sum = 0;
     long wrong = 0, seen = 0, nb = 0;
     double nfe_f = 0, nfe_b = 0, nfe_rc = 0, steps_f = 0, rej_f = 0, steps_b = 0;
     const int nbatches = nde_batch_iter_batches(it);
@@ -244,6 +267,7 @@ int nde_train_run(nde_model *m, const nde_dataset *train, const nde_dataset *tes
       if ((rc = nde_model_backward(m, &bw))) goto batch_fail;
       if ((rc = nde_optim_step(opt, nde_model_params(m), nde_model_grads(m), lr))) goto batch_fail;
       loss_sum += r.loss * b.n;
+      xent_sum += r.xent * b.n;
       energy_sum += r.mean_energy * b.n;
       wrong += r.nerr;
       seen += b.n;
@@ -278,8 +302,9 @@ int nde_train_run(nde_model *m, const nde_dataset *train, const nde_dataset *tes
       goto done;
     }
     if (rc) goto done;
-    double test_err = NAN, test_nfe = NAN;
-    if (test && (rc = nde_train_evaluate(m, test, mean, std, o->subset_test, &test_err, &test_nfe)))
+    double test_err = NAN, test_nfe = NAN, test_loss = NAN;
+    if (test && (rc = nde_train_evaluate_loss(m, test, mean, std, o->subset_test, &test_err,
+                                              &test_loss, &test_nfe)))
       goto done;
     int neff = 0;
     if (rst) {
@@ -291,6 +316,8 @@ int nde_train_run(nde_model *m, const nde_dataset *train, const nde_dataset *tes
     sum.train_loss = loss_sum / seen;
     sum.train_err = (double)wrong / seen;
     sum.test_err = test_err;
+    sum.train_xent = xent_sum / seen;
+    sum.test_loss = test_loss;
     sum.nfe_f = nfe_f / nb;
     sum.nfe_b = nfe_b / nb;
     sum.test_nfe_f = test_nfe;
@@ -303,7 +330,7 @@ int nde_train_run(nde_model *m, const nde_dataset *train, const nde_dataset *tes
       goto done;
     double row[] = {epoch + 1, lr, alpha, loss_sum / seen, (double)wrong / seen, test_err,
                     nfe_f / nb, nfe_b / nb, nfe_rc / nb, steps_f / nb, rej_f / nb, steps_b / nb, test_nfe,
-                    energy_sum / seen, neff, secs};
+                    energy_sum / seen, neff, secs, xent_sum / seen, test_loss};
     if ((rc = nde_csv_row(ecsv, row, NCOLS(epoch_cols)))) goto done;
     if (o->progress) {
       nde_progress(o->progress, "%s epoch %d/%d loss %.4f train err %.2f%% test err %.2f%% nfe %.1f/%.1f %.1f s",

@@ -323,10 +323,16 @@ int nde_progress_done(FILE *f);
  * Files written under out_dir (which must exist):
  *   epochs.csv   epoch, lr, alpha, train_loss, train_err, test_err, nfe_f,
  *                nfe_b, nfe_b_recompute, steps_f, rejected_f, steps_b,
- *                test_nfe_f, mean_energy, effective_attractors, seconds
+ *                test_nfe_f, mean_energy, effective_attractors, seconds,
+ *                train_xent, test_loss
  *                (NFE columns: mean per training batch over the epoch;
  *                nfe_b = backward RHS + quadrature evaluations;
- *                nfe_b_recompute = forward RHS redone between checkpoints)
+ *                nfe_b_recompute = forward RHS redone between checkpoints;
+ *                train_loss = train_xent + the RMAN term, both means over
+ *                the epoch's batches as trained; test_loss = mean
+ *                cross-entropy on the test set after the epoch, evaluation
+ *                mode. A log written before the last two columns existed
+ *                gets them, "nan" in its old rows, when its run resumes.)
  *   batches.csv  epoch, batch, loss, err, nfe_f, nfe_b, nfe_b_recompute,
  *                steps_f, rejected_f, steps_b, seconds
  *   checkpoint.ndeckpt  parameters, model state, optimizer, epoch, data RNG
@@ -359,6 +365,8 @@ nde_train_options nde_train_options_default(void);
 typedef struct nde_train_summary {
   int epochs_done;
   double train_loss, train_err, test_err; /* last epoch, errors as fractions */
+  double train_xent; /* last epoch: mean training cross-entropy (train_loss without the RMAN term) */
+  double test_loss;  /* last epoch: mean test cross-entropy (NaN without a test set) */
   double nfe_f, nfe_b;                    /* mean per batch over the last epoch */
   double test_nfe_f;                      /* mean per test batch, last epoch */
   double sec_per_epoch;                   /* mean over all epochs of the run (resumptions included) */
@@ -374,6 +382,10 @@ int nde_train_run(struct nde_model *m, const struct nde_dataset *train,
  * (may be NULL). */
 int nde_train_evaluate(struct nde_model *m, const struct nde_dataset *ds, const double *mean,
                        const double *std, int subset, double *err, double *nfe_f);
+/* The same, and the mean cross-entropy per sample in *loss (the loss
+ * without the RMAN term). Any output may be NULL. */
+int nde_train_evaluate_loss(struct nde_model *m, const struct nde_dataset *ds, const double *mean,
+                            const double *std, int subset, double *err, double *loss, double *nfe_f);
 
 #ifdef __cplusplus
 }
