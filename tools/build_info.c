@@ -23,14 +23,16 @@ void tool_command_line(const char *cmd, int argc, char **argv, char *buf, size_t
     if (len) return;
   }
   len = (size_t)snprintf(buf, cap, "nde %s", cmd);
-  for (int i = 0; i < argc && len + 4 < cap; i++) len += tool_shell_quote(argv[i], buf + len, cap - len, 1);
+  for (int i = 0; i < argc && len + 4 < cap; i++)
+    len += tool_shell_quote(argv[i], buf + len, cap - len, 1);
 }
 
 size_t tool_shell_quote(const char *word, char *out, size_t cap, int space) {
   /* plain words as they are; others in single quotes ('\'' for a quote) */
   int plain = *word != '\0';
   for (const char *p = word; *p; p++)
-    if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./,=:+@%", *p)) plain = 0;
+    if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./,=:+@%", *p))
+      plain = 0;
   size_t len = 0;
   if (space && len + 1 < cap) out[len++] = ' ';
   if (!plain && len + 1 < cap) out[len++] = '\'';

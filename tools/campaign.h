@@ -52,7 +52,8 @@ typedef struct camp_settings {
 
 /* OUT/<table>/<config>/seed<k> and OUT/<table>/<config>/seed<k>/<file>. */
 void camp_run_dir(const camp_settings *s, int c, int seed, char *buf, size_t cap);
-void camp_run_file(const camp_settings *s, int c, int seed, const char *file, char *buf, size_t cap);
+void camp_run_file(const camp_settings *s, int c, int seed, const char *file, char *buf,
+                   size_t cap);
 
 /* Write OUT/table3.md and OUT/table1.md (for the selected tables) and the
  * pictures under OUT/figures/ from whatever runs have finished. Prints the

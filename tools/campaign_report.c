@@ -110,17 +110,18 @@ static int finished(const report *r, int c) {
   return n;
 }
 
-/* "m ± sd" (n >= 2), "v (sd n/a)" (n = 1), "-" (n = 0), values times scale. */
+/* "m ± sd" (n >= 2), "v (sd n/a)" (n = 1), "-" (n = 0), values times scale;
+ * counts (prec 0) that do not vary as the plain number. */
 static void fmt_stat(char *buf, size_t cap, const double *x, int n, double scale, int prec) {
   double m, sd;
   if (n == 0 || nde_mean_sd(x, n, &m, &sd)) {
     snprintf(buf, cap, "-");
     return;
   }
-  if (n == 1)
-    snprintf(buf, cap, "%.*f (sd n/a)", prec, scale * m);
-  else if (sd == 0 && prec == 0) /* a count that does not vary, e.g. parameters */
+  if (prec == 0 && (n == 1 || sd == 0)) /* a count that does not vary, e.g. parameters */
     snprintf(buf, cap, "%.0f", scale * m);
+  else if (n == 1)
+    snprintf(buf, cap, "%.*f (sd n/a)", prec, scale * m);
   else
     snprintf(buf, cap, "%.*f ± %.*f", prec, scale * m, prec, scale * sd);
 }
@@ -140,7 +141,8 @@ typedef struct metric {
   int prec;
 } metric;
 
-static void metrics_table(FILE *f, const report *r, const int *cfg, int ncfg, const metric *ms, int nm) {
+static void metrics_table(FILE *f, const report *r, const int *cfg, int ncfg, const metric *ms,
+                          int nm) {
   fprintf(f, "| metric |");
   for (int i = 0; i < ncfg; i++) fprintf(f, " %s |", camp_configs[cfg[i]].label);
   fprintf(f, "\n|---|");
@@ -180,7 +182,8 @@ static void claims_table(FILE *f, const report *r, const claim *cl, int n) {
   fprintf(f, "|---|---|---|---|---|---|---|---|\n");
   for (int i = 0; i < n; i++) {
     double a[CAMP_MAX_SEEDS], b[CAMP_MAX_SEEDS];
-    int na = values(r, cl[i].rman, cl[i].col, a, NULL), nb = values(r, cl[i].base, cl[i].col, b, NULL);
+    int na = values(r, cl[i].rman, cl[i].col, a, NULL),
+        nb = values(r, cl[i].base, cl[i].col, b, NULL);
     nde_welch w;
     nde_verdict v = NDE_VERDICT_NA;
     char sa[96], sb[96], diff[48], t[32], df[32], p[32];
@@ -188,7 +191,8 @@ static void claims_table(FILE *f, const report *r, const claim *cl, int n) {
     fmt_stat(sb, sizeof sb, b, nb, cl[i].scale, cl[i].prec);
     if (nde_welch_test(a, na, b, nb, &w) == NDE_OK) {
       nde_welch_verdict(&w, cl[i].direction, 0.05, &v);
-      fmt_num(diff, sizeof diff, na && nb ? cl[i].scale * w.diff : NAN, cl[i].prec > 2 ? "%+.4f" : "%+.2f");
+      fmt_num(diff, sizeof diff, na && nb ? cl[i].scale * w.diff : NAN,
+              cl[i].prec > 2 ? "%+.4f" : "%+.2f");
       fmt_num(t, sizeof t, w.t, "%.2f");
       fmt_num(df, sizeof df, w.df, "%.1f");
       fmt_num(p, sizeof p, w.p, "%.3g");
@@ -198,8 +202,8 @@ static void claims_table(FILE *f, const report *r, const claim *cl, int n) {
       snprintf(df, sizeof df, "n/a");
       snprintf(p, sizeof p, "n/a");
     }
-    fprintf(f, "| %s | %s (n = %d) | %s (n = %d) | %s | %s | %s | %s | %s |\n", cl[i].text, sa, na, sb, nb,
-            diff, t, df, p, nde_verdict_name(v));
+    fprintf(f, "| %s | %s (n = %d) | %s (n = %d) | %s | %s | %s | %s | %s |\n", cl[i].text, sa, na,
+            sb, nb, diff, t, df, p, nde_verdict_name(v));
   }
 }
 
@@ -280,7 +284,8 @@ static void draw_loss(void *ctx) {
     plot_line_dashed(n[i][0], x[i][0], y[i][0], col[i], 2, 1);
     plot_line(n[i][1], x[i][1], y[i][1], col[i], 2);
     plot_points(n[i][1], x[i][1], y[i][1], col[i], PLOT_DISC, 0.6);
-    plot_text(0.5 + 0.04 * E, hi + (2.4 - 0.9 * i) * pad, camp_configs[cfg[i]].label, col[i], 0, 0.8);
+    plot_text(0.5 + 0.04 * E, hi + (2.4 - 0.9 * i) * pad, camp_configs[cfg[i]].label, col[i], 0,
+              0.8);
   }
 }
 
@@ -362,7 +367,8 @@ typedef struct nfe_fig {
 
 static void draw_nfe(void *ctx) {
   const nfe_fig *nf = ctx;
-  const char *cols[2] = {"nfe_f", "nfe_b"}, *titles[2] = {"NFE-F per training batch", "NFE-B per training batch"};
+  const char *cols[2] = {"nfe_f", "nfe_b"},
+             *titles[2] = {"NFE-F per training batch", "NFE-B per training batch"};
   const int col[2] = {PLOT_BLUE, PLOT_RED}, E = nf->r->s->epochs < 256 ? nf->r->s->epochs : 256;
   const char *solver = nde_ode_method_name(nf->r->s->base.ode.method);
   for (int p = 0; p < 2; p++) {
@@ -396,7 +402,8 @@ static void draw_nfe(void *ctx) {
       int n = epoch_means(nf->r, nf->cfg[i], cols[p], x, y, E);
       plot_line(n, x, y, col[i], 2.5);
       plot_points(n, x, y, col[i], PLOT_DISC, 0.6);
-      plot_text(0.5 + 0.04 * E, hi + (2.2 - 0.9 * i) * pad, camp_configs[nf->cfg[i]].label, col[i], 0, 0.8);
+      plot_text(0.5 + 0.04 * E, hi + (2.2 - 0.9 * i) * pad, camp_configs[nf->cfg[i]].label, col[i],
+                0, 0.8);
     }
   }
 }
@@ -412,9 +419,12 @@ static void picture(FILE *md, const report *r, const char *name, const char *cap
   }
   char dir[4200];
   snprintf(dir, sizeof dir, "%s/figures", r->s->out);
-  if (tool_mkdirs(dir) == 0 && plot_render(base, PLOT_PNG | PLOT_SVG, width, height, nx, 1, draw, ctx) == 0) {
-    fprintf(md, "%s: [figures/%s.png](figures/%s.png) ([SVG](figures/%s.svg))\n\n![%s](figures/%s.png)\n\n",
-            caption, name, name, name, caption, name);
+  if (tool_mkdirs(dir) == 0 &&
+      plot_render(base, PLOT_PNG | PLOT_SVG, width, height, nx, 1, draw, ctx) == 0) {
+    fprintf(
+        md,
+        "%s: [figures/%s.png](figures/%s.png) ([SVG](figures/%s.svg))\n\n![%s](figures/%s.png)\n\n",
+        caption, name, name, name, caption, name);
     printf("wrote %s.png and %s.svg\n", base, base);
   } else {
     fprintf(md, "%s: could not be drawn (see the command's messages).\n\n", caption);
@@ -443,10 +453,12 @@ static void loss_section(FILE *md, const report *r, const char *table, int base,
 
 static void norms_section(FILE *md, const report *r, const char *table, int base, int rman) {
   fprintf(md, "## Figure 3b: pooled-feature norms on the test set\n\n");
-  fprintf(md, "||x|| of the globally pooled features (where RMAN attaches) of every test image, with "
-              "the trained weights; per run its mean, then mean ± sd over seeds. The histogram pools "
-              "all finished seeds. Claim: smaller with RMAN (see Claims).\n\n");
-  const metric ms[] = {{"norm_mean", "mean ||x||", 1, 3}, {"norm_sd", "sd of ||x|| within a run", 1, 3}};
+  fprintf(md,
+          "‖x‖ of the globally pooled features (where RMAN attaches) of every test image, with "
+          "the trained weights; per run its mean, then mean ± sd over seeds. The histogram pools "
+          "all finished seeds. Claim: smaller with RMAN (see Claims).\n\n");
+  const metric ms[] = {{"norm_mean", "mean ‖x‖", 1, 3},
+                       {"norm_sd", "sd of ‖x‖ within a run", 1, 3}};
   const int cfg[2] = {base, rman};
   metrics_table(md, r, cfg, 2, ms, 2);
   fprintf(md, "\n");
@@ -493,7 +505,7 @@ static void figure4_section(FILE *md, const report *r, int c) {
     }
   }
   fprintf(md,
-          "%s, seed %d, on %g test images: %d effective attractors of %d (||m||^2 > 0.01). "
+          "%s, seed %d, on %g test images: %d effective attractors of %d (‖m‖² > 0.01). "
           "Diagonal (mean attraction strength (1/n) sum_x a_j(x)) summed over them: %.3f (the "
           "paper: about 1). Outputs solely attracted (max_j a_j > 0.9): %.2f%% (the paper: about "
           "4%% on CIFAR-100). Outputs with no active attractor: %.2f%%. Off-diagonal Gram entries "
@@ -501,9 +513,10 @@ static void figure4_section(FILE *md, const report *r, int c) {
           camp_configs[c].label, run->seed, tool_table_get(&run->final, 0, "test_samples"), ne, h,
           sum_strength, 100 * tool_table_get(&run->final, 0, "solely_fraction"),
           100 * tool_table_get(&run->final, 0, "no_active_fraction"), neg, pairs);
-  fprintf(md, "Pair radius (i, j), i != j: (1/n) sum of a_i(x) + a_j(x) over the outputs whose two "
-              "strongest active attractors are i and j; diagonal: mean strength of j. Gram m_i^T m_j "
-              "in brackets.\n\n| attractor | ||m||^2 |");
+  fprintf(md,
+          "Pair radius (i, j), i != j: (1/n) sum of a_i(x) + a_j(x) over the outputs whose two "
+          "strongest active attractors are i and j; diagonal: mean strength of j. Gram m_i^T m_j "
+          "in brackets.\n\n| attractor | ‖m‖² |");
   for (int j = 0; j < ne; j++) fprintf(md, " %d |", eff[j]);
   fprintf(md, "\n|---|---|");
   for (int j = 0; j < ne; j++) fprintf(md, "---|");
@@ -546,8 +559,8 @@ static void status_section(FILE *md, const report *r, const int *cfg, int ncfg) 
     for (int k = 0; k < r->s->nseeds; k++) {
       const camp_run *run = &r->runs[cfg[i]][k];
       if (run->state == RUN_PARTIAL)
-        fprintf(md, " In progress: %s seed %d (%ld of %d epochs).", camp_configs[cfg[i]].name, run->seed,
-                run->epochs_logged, r->s->epochs);
+        fprintf(md, " In progress: %s seed %d (%ld of %d epochs).", camp_configs[cfg[i]].name,
+                run->seed, run->epochs_logged, r->s->epochs);
       else if (run->state == RUN_NONE)
         fprintf(md, " Not started: %s seed %d.", camp_configs[cfg[i]].name, run->seed);
     }
@@ -567,16 +580,17 @@ static void header(FILE *md, const report *r, const char *title, const int *cfg,
           "- Machine: %s. Other jobs may share it: seconds per epoch are wall times.\n",
           date, nde_version(), tool_build_commit(), NDE_REAL_IS_DOUBLE ? "double" : "float",
           nde_blas_core(), mach);
-  fprintf(md,
-          "- Data: Fashion-MNIST, %d training images (%s), %d test images%s.\n"
-          "- Recipe, every model: epochs %d, batch %d, SGD momentum %g, weight decay %g (every "
-          "parameter), lr %g divided by 10 after epochs %d and %d, random crop 28 with 4-pixel "
-          "padding; RMAN on the pooled features, alpha = %g + %g x epoch (epoch from 0), attractors "
-          "initialized N(0, 1). Seeds: ",
-          s->subset ? s->subset : 60000, s->subset ? "a seeded random subset per seed" : "all",
-          s->test_subset ? s->test_subset : 10000, s->test_subset ? " (a fixed random subset)" : "",
-          s->epochs, s->batch, s->momentum, s->weight_decay, s->lr, s->milestones[0], s->milestones[1],
-          s->base.rman.alpha0, s->base.rman.alpha_step);
+  fprintf(
+      md,
+      "- Data: Fashion-MNIST, %d training images (%s), %d test images%s.\n"
+      "- Recipe, every model: epochs %d, batch %d, SGD momentum %g, weight decay %g (every "
+      "parameter), lr %g divided by 10 after epochs %d and %d, random crop 28 with 4-pixel "
+      "padding; RMAN on the pooled features, alpha = %g + %g x epoch (epoch from 0), attractors "
+      "initialized N(0, 1). Seeds: ",
+      s->subset ? s->subset : 60000, s->subset ? "a seeded random subset per seed" : "all",
+      s->test_subset ? s->test_subset : 10000, s->test_subset ? " (a fixed random subset)" : "",
+      s->epochs, s->batch, s->momentum, s->weight_decay, s->lr, s->milestones[0], s->milestones[1],
+      s->base.rman.alpha0, s->base.rman.alpha_step);
   for (int k = 0; k < s->nseeds; k++) fprintf(md, "%s%d", k ? ", " : "", s->seeds[k]);
   fprintf(md, " (a seed sets the initialization, the data order and the augmentation).\n");
   int any_ode = 0;
@@ -589,20 +603,24 @@ static void header(FILE *md, const report *r, const char *title, const int *cfg,
             "forward over the test images.\n",
             s->base.ode.t0, s->base.ode.T, nde_ode_method_name(s->base.ode.method),
             nde_adjoint_kind_name(s->base.ode.adjoint), s->base.ode.rtol, s->base.ode.atol,
-            nde_ode_method_name(s->other.method), nde_adjoint_kind_name(s->other.adjoint), s->nfe_batches);
-  fprintf(md,
-          "- Statistics: mean ± sample sd over the finished seeds; claims by Welch's t-test (two-sided "
-          "p, Welch-Satterthwaite df) at the 5%% level: supported (p < 0.05, difference in the "
-          "claimed direction), contradicted (p < 0.05, opposite direction), not resolved at this "
-          "sample size (p >= 0.05); n/a with fewer than 2 seeds on a side. Several claims are "
-          "tested at once without correction for multiple comparisons.\n\n");
+            nde_ode_method_name(s->other.method), nde_adjoint_kind_name(s->other.adjoint),
+            s->nfe_batches);
+  fprintf(
+      md,
+      "- Statistics: mean ± sample sd over the finished seeds; claims by Welch's t-test (two-sided "
+      "p, Welch-Satterthwaite df) at the 5%% level: supported (p < 0.05, difference in the "
+      "claimed direction), contradicted (p < 0.05, opposite direction), not resolved at this "
+      "sample size (p >= 0.05); n/a with fewer than 2 seeds on a side. Several claims are "
+      "tested at once without correction for multiple comparisons.\n\n");
   status_section(md, r, cfg, ncfg);
 }
 
 static void per_run_table(FILE *md, const report *r, const int *cfg, int ncfg, int ode) {
-  fprintf(md, "## Every run\n\n| config | seed | test error %% | train loss | test loss | gap |%s ||x|| | "
-              "effective | used | s/epoch |\n|---|---|---|---|---|---|%s---|---|---|---|\n",
-          ode ? " NFE-F | NFE-B | test NFE-F (other solver) |" : "", ode ? "---|---|---|" : "");
+  fprintf(
+      md,
+      "## Every run\n\n| config | seed | test error %% | train loss | test loss | gap |%s ‖x‖ | "
+      "effective | used | s/epoch |\n|---|---|---|---|---|---|%s---|---|---|---|\n",
+      ode ? " NFE-F | NFE-B | test NFE-F (other solver) |" : "", ode ? "---|---|---|" : "");
   for (int i = 0; i < ncfg; i++)
     for (int k = 0; k < r->s->nseeds; k++) {
       const camp_run *run = &r->runs[cfg[i]][k];
@@ -630,10 +648,11 @@ static void per_run_table(FILE *md, const report *r, const int *cfg, int ncfg, i
 
 static void table2_section(FILE *md, const report *r) {
   fprintf(md, "## Table 2: effective and used attractors\n\n");
-  fprintf(md, "Effective: ||m_j||^2 > 0.01 (the paper's definition). Used: mean attraction strength "
-              "over the test outputs (1/n) sum_x a_j(x) > %g, i.e. the attractor carries at least 1%% "
-              "of the attraction an average output feels. Solely attracted: outputs with max_j a_j > "
-              "0.9.\n\n",
+  fprintf(md,
+          "Effective: ‖m_j‖² > 0.01 (the paper's definition). Used: mean attraction strength "
+          "over the test outputs (1/n) sum_x a_j(x) > %g, i.e. the attractor carries at least 1%% "
+          "of the attraction an average output feels. Solely attracted: outputs with max_j a_j > "
+          "0.9.\n\n",
           CAMP_USED_THRESHOLD);
   int cfg[CAMP_NCONFIGS], n = 0;
   for (int c = 0; c < CAMP_NCONFIGS; c++)
@@ -661,7 +680,8 @@ static int write_table3(const report *r) {
     return 1;
   }
   header(md, r, "RMAN Table 3 on Fashion-MNIST: ODE-Net with and without RMAN, over seeds", cfg, n);
-  const char *sv = nde_ode_method_name(s->base.ode.method), *ov = nde_ode_method_name(s->other.method);
+  const char *sv = nde_ode_method_name(s->base.ode.method),
+             *ov = nde_ode_method_name(s->other.method);
   char l[6][96];
   snprintf(l[0], sizeof l[0], "NFE-F (%s) per training batch, last epoch", sv);
   snprintf(l[1], sizeof l[1], "NFE-B (%s) per training batch, last epoch", sv);
@@ -678,29 +698,29 @@ static int write_table3(const report *r) {
                        {"other_test_nfe_f", l[5], 1, 1},
                        {"effective", "effective attractors", 1, 2},
                        {"used", "used attractors", 1, 2},
-                       {"norm_mean", "mean pooled norm ||x||", 1, 3},
+                       {"norm_mean", "mean pooled norm ‖x‖", 1, 3},
                        {"gap", "generalization gap", 1, 4},
                        {"params", "parameters", 1, 0},
                        {"sec_per_epoch", "wall seconds per epoch", 1, 1}};
   fprintf(md, "## Table 3\n\n");
   metrics_table(md, r, cfg, n, ms, (int)(sizeof ms / sizeof ms[0]));
-  fprintf(md, "\nNFE-F / NFE-B: evaluations of the ODE function per batch of 128; NFE-B counts the "
-              "backward right-hand side and the quadrature. ARKODE's Dormand-Prince costs 7 per "
-              "attempted step plus 2-4 (torchdiffeq's dopri5: 6 per step plus 2). The paper (CIFAR-10, "
-              "dopri5): 12.09%% error / NFE 26.3 without RMAN, 11.64%% / 32.4 with 8 attractors.\n\n");
+  fprintf(md,
+          "\nNFE-F / NFE-B: evaluations of the ODE function per batch of 128; NFE-B counts the "
+          "backward right-hand side and the quadrature. ARKODE's Dormand-Prince costs 7 per "
+          "attempted step plus 2-4 (torchdiffeq's dopri5: 6 per step plus 2). The paper (CIFAR-10, "
+          "dopri5): 12.09%% error / NFE 26.3 without RMAN, 11.64%% / 32.4 with 8 attractors.\n\n");
   int base = config_index("odenet-h0"), rman = config_index("odenet-h8");
   if (s->use[base] && s->use[rman]) {
-    claim cl[6] = {{"", "test_err", rman, base, -1, 100, 2},
-                   {"", "nfe_f", rman, base, +1, 1, 1},
-                   {"", "nfe_b", rman, base, +1, 1, 1},
-                   {"", "other_test_nfe_f", rman, base, +1, 1, 1},
-                   {"", "norm_mean", rman, base, -1, 1, 3},
-                   {"", "gap", rman, base, -1, 1, 4}};
+    claim cl[6] = {
+        {"", "test_err", rman, base, -1, 100, 2}, {"", "nfe_f", rman, base, +1, 1, 1},
+        {"", "nfe_b", rman, base, +1, 1, 1},      {"", "other_test_nfe_f", rman, base, +1, 1, 1},
+        {"", "norm_mean", rman, base, -1, 1, 3},  {"", "gap", rman, base, -1, 1, 4}};
     snprintf(cl[0].text, sizeof cl[0].text, "RMAN lowers the test error %% (ODE-Net)");
     snprintf(cl[1].text, sizeof cl[1].text, "RMAN raises NFE: NFE-F (%s) per training batch", sv);
     snprintf(cl[2].text, sizeof cl[2].text, "RMAN raises NFE: NFE-B (%s) per training batch", sv);
-    snprintf(cl[3].text, sizeof cl[3].text, "RMAN raises NFE: test NFE-F (%s), the paper's solver", ov);
-    snprintf(cl[4].text, sizeof cl[4].text, "RMAN gives smaller pooled norms (mean ||x||)");
+    snprintf(cl[3].text, sizeof cl[3].text, "RMAN raises NFE: test NFE-F (%s), the paper's solver",
+             ov);
+    snprintf(cl[4].text, sizeof cl[4].text, "RMAN gives smaller pooled norms (mean ‖x‖)");
     snprintf(cl[5].text, sizeof cl[5].text, "RMAN gives a smaller generalization gap");
     fprintf(md, "## Claims\n\n");
     claims_table(md, r, cl, 6);
@@ -737,12 +757,14 @@ static int write_table1(const report *r) {
     fprintf(stderr, "nde campaign: cannot write %s\n", path);
     return 1;
   }
-  header(md, r, "RMAN Table 1 on Fashion-MNIST: pre-activation ResNet-20 with and without RMAN, over seeds",
-         cfg, n);
+  header(
+      md, r,
+      "RMAN Table 1 on Fashion-MNIST: pre-activation ResNet-20 with and without RMAN, over seeds",
+      cfg, n);
   const metric ms[] = {{"test_err", "test error %", 100, 2},
                        {"effective", "effective attractors", 1, 2},
                        {"used", "used attractors", 1, 2},
-                       {"norm_mean", "mean pooled norm ||x||", 1, 3},
+                       {"norm_mean", "mean pooled norm ‖x‖", 1, 3},
                        {"gap", "generalization gap", 1, 4},
                        {"params", "parameters", 1, 0},
                        {"sec_per_epoch", "wall seconds per epoch", 1, 1}};
@@ -752,9 +774,10 @@ static int write_table1(const report *r) {
               "7.90 ± 0.05%% with 16 attractors.\n\n");
   int base = config_index("resnet20-h0"), rman = config_index("resnet20-h16");
   if (s->use[base] && s->use[rman]) {
-    claim cl[3] = {{"RMAN lowers the test error % (ResNet-20)", "test_err", rman, base, -1, 100, 2},
-                   {"RMAN gives smaller pooled norms (mean ||x||)", "norm_mean", rman, base, -1, 1, 3},
-                   {"RMAN gives a smaller generalization gap", "gap", rman, base, -1, 1, 4}};
+    claim cl[3] = {
+        {"RMAN lowers the test error % (ResNet-20)", "test_err", rman, base, -1, 100, 2},
+        {"RMAN gives smaller pooled norms (mean ‖x‖)", "norm_mean", rman, base, -1, 1, 3},
+        {"RMAN gives a smaller generalization gap", "gap", rman, base, -1, 1, 4}};
     fprintf(md, "## Claims\n\n");
     claims_table(md, r, cl, 3);
     fprintf(md, "\n");

@@ -49,29 +49,31 @@ void camp_run_dir(const camp_settings *s, int c, int seed, char *buf, size_t cap
   snprintf(buf, cap, "%s/%s/%s/seed%d", s->out, camp_configs[c].table, camp_configs[c].name, seed);
 }
 
-void camp_run_file(const camp_settings *s, int c, int seed, const char *file, char *buf, size_t cap) {
-  snprintf(buf, cap, "%s/%s/%s/seed%d/%s", s->out, camp_configs[c].table, camp_configs[c].name, seed,
-           file);
+void camp_run_file(const camp_settings *s, int c, int seed, const char *file, char *buf,
+                   size_t cap) {
+  snprintf(buf, cap, "%s/%s/%s/seed%d/%s", s->out, camp_configs[c].table, camp_configs[c].name,
+           seed, file);
 }
 
 static void usage(FILE *f) {
-  fprintf(f,
-          "usage: nde campaign [--seeds 1,2,3] [--out results/campaign] [--epochs 10] [--quick]\n"
-          "                    [--only table3|table1] [--configs NAME,...] [--data DIR]\n"
-          "                    [--subset N] [--test-subset N] [--nfe-batches 5]\n"
-          "                    [--solver S] [--adjoint A] [--rtol R] [--atol A] [--batch-mode M]\n"
-          "Trains, for every seed, Table 3's ODE-Net (h = 0 and h = 8) and ResNet-6 and Table 1's\n"
-          "pre-activation ResNet-20 (h = 0 and h = 16) on Fashion-MNIST, then writes OUT/table3.md,\n"
-          "OUT/table1.md (mean +- sd over seeds, Welch t-tests and verdicts of the paper's claims)\n"
-          "and pictures under OUT/figures/. Runs live in OUT/<table>/<config>/seed<k>/; an\n"
-          "interrupted run resumes from its checkpoint and a finished one is skipped, so the same\n"
-          "command continues a campaign and, once all is done, only rebuilds the summaries.\n"
-          "Configs: odenet-h0 odenet-h8 resnet6-h0 (table3), resnet20-h0 resnet20-h16 (table1).\n"
-          "Solver options default to the library's (adams, checkpointed adjoint); NFE are also\n"
-          "measured on the trained weights with the other of {adams, dopri5} over --nfe-batches\n"
-          "training batches and the test set.\n"
-          "--quick: 2 epochs on 1280 training and 1000 test images, 2 NFE batches, default\n"
-          "--out results/campaign-quick (a few minutes per seed on 2 cores).\n");
+  fprintf(
+      f,
+      "usage: nde campaign [--seeds 1,2,3] [--out results/campaign] [--epochs 10] [--quick]\n"
+      "                    [--only table3|table1] [--configs NAME,...] [--data DIR]\n"
+      "                    [--subset N] [--test-subset N] [--nfe-batches 5]\n"
+      "                    [--solver S] [--adjoint A] [--rtol R] [--atol A] [--batch-mode M]\n"
+      "Trains, for every seed, Table 3's ODE-Net (h = 0 and h = 8) and ResNet-6 and Table 1's\n"
+      "pre-activation ResNet-20 (h = 0 and h = 16) on Fashion-MNIST, then writes OUT/table3.md,\n"
+      "OUT/table1.md (mean +- sd over seeds, Welch t-tests and verdicts of the paper's claims)\n"
+      "and pictures under OUT/figures/. Runs live in OUT/<table>/<config>/seed<k>/; an\n"
+      "interrupted run resumes from its checkpoint and a finished one is skipped, so the same\n"
+      "command continues a campaign and, once all is done, only rebuilds the summaries.\n"
+      "Configs: odenet-h0 odenet-h8 resnet6-h0 (table3), resnet20-h0 resnet20-h16 (table1).\n"
+      "Solver options default to the library's (adams, checkpointed adjoint); NFE are also\n"
+      "measured on the trained weights with the other of {adams, dopri5} over --nfe-batches\n"
+      "training batches and the test set.\n"
+      "--quick: 2 epochs on 1280 training and 1000 test images, 2 NFE batches, default\n"
+      "--out results/campaign-quick (a few minutes per seed on 2 cores).\n");
 }
 
 /* "1,2,3" -> distinct non-negative seeds. */
@@ -83,7 +85,8 @@ static int parse_seeds(const char *text, camp_settings *s) {
     errno = 0;
     long v = strtol(p, &end, 10);
     if (end == p || errno || v < 0 || v > 1000000000L || (*end && *end != ',')) {
-      fprintf(stderr, "nde campaign: --seeds expects non-negative integers separated by commas, got '%s'\n",
+      fprintf(stderr,
+              "nde campaign: --seeds expects non-negative integers separated by commas, got '%s'\n",
               text);
       return 2;
     }
@@ -158,9 +161,9 @@ static void settings_text(const camp_settings *s, int c, int seed, char *buf, si
            "atol_b=%.17g\nt0=%.17g\nT=%.17g\nmax_steps=%ld\nh0=%.17g\nhmin=%.17g\nhmax=%.17g\n"
            "interp=%d\ncheckpoint_steps=%ld\nseminorm=%d\nnls_coef=%.17g\neta_fixed_max=%.17g\n"
            "other_solver=%s\nother_adjoint=%s\n",
-           nde_ode_method_name(o->method), nde_adjoint_kind_name(o->adjoint), o->batch_mode, o->rtol,
-           o->atol, o->rtol_b, o->atol_b, o->t0, o->T, o->max_steps, o->h0, o->hmin, o->hmax,
-           o->interp, o->checkpoint_steps, o->seminorm, o->nls_coef, o->eta_fixed_max,
+           nde_ode_method_name(o->method), nde_adjoint_kind_name(o->adjoint), o->batch_mode,
+           o->rtol, o->atol, o->rtol_b, o->atol_b, o->t0, o->T, o->max_steps, o->h0, o->hmin,
+           o->hmax, o->interp, o->checkpoint_steps, o->seminorm, o->nls_coef, o->eta_fixed_max,
            nde_ode_method_name(s->other.method), nde_adjoint_kind_name(s->other.adjoint));
 }
 
@@ -285,7 +288,8 @@ static int append_session(const char *dir, long from_epoch, const char *command)
     fprintf(stderr, "nde campaign: cannot write %s: %s\n", path, strerror(errno));
     return 1;
   }
-  fprintf(f, "%s build=%s from_epoch=%ld command=%s\n", date, tool_build_commit(), from_epoch, command);
+  fprintf(f, "%s build=%s from_epoch=%ld command=%s\n", date, tool_build_commit(), from_epoch,
+          command);
   return fclose(f) ? 1 : 0;
 }
 
@@ -317,7 +321,8 @@ static int write_attractors(const char *dir, const nde_rman_stats *st) {
   for (int i = 0; i < h; i++) fprintf(f, ",pair%d", i);
   fprintf(f, "\n");
   for (int j = 0; j < h; j++) {
-    fprintf(f, "%d,%.8g,%.8g,%.8g", j, st->norm2[j], st->strength[j], st->pair_fraction[(size_t)j * h + j]);
+    fprintf(f, "%d,%.8g,%.8g,%.8g", j, st->norm2[j], st->strength[j],
+            st->pair_fraction[(size_t)j * h + j]);
     for (int i = 0; i < h; i++) fprintf(f, ",%.8g", st->gram[(size_t)j * h + i]);
     for (int i = 0; i < h; i++) fprintf(f, ",%.8g", st->pair_strength[(size_t)j * h + i]);
     fprintf(f, "\n");
@@ -334,9 +339,11 @@ typedef struct camp_final {
 static int write_final(const char *dir, const camp_final *kv, int n) {
   char path[4400], text[8192];
   size_t len = 0;
-  for (int i = 0; i < n; i++) len += (size_t)snprintf(text + len, sizeof text - len, "%s%s", i ? "," : "", kv[i].key);
+  for (int i = 0; i < n; i++)
+    len += (size_t)snprintf(text + len, sizeof text - len, "%s%s", i ? "," : "", kv[i].key);
   len += (size_t)snprintf(text + len, sizeof text - len, "\n");
-  for (int i = 0; i < n; i++) len += (size_t)snprintf(text + len, sizeof text - len, "%s%.10g", i ? "," : "", kv[i].v);
+  for (int i = 0; i < n; i++)
+    len += (size_t)snprintf(text + len, sizeof text - len, "%s%.10g", i ? "," : "", kv[i].v);
   snprintf(text + len, sizeof text - len, "\n");
   snprintf(path, sizeof path, "%s/final.csv", dir);
   return write_atomic(path, text);
@@ -353,10 +360,13 @@ static int measure_run(const camp_settings *s, int c, const char *dir, nde_model
   int rc = norms ? NDE_OK : NDE_ERR_NOMEM;
   if (!rc && cf->h > 0) rc = nde_rman_stats_create(mo->width, mo->attractors, &mo->rman, &st);
   /* the test subset nde_train_evaluate uses (seed 12345), so norms and errors share images */
-  if (!rc) rc = tool_pooled_features(m, d->test, d->mean, d->std, s->test_subset, 12345, st, norms, cap, &n);
+  if (!rc)
+    rc = tool_pooled_features(m, d->test, d->mean, d->std, s->test_subset, 12345, st, norms, cap,
+                              &n);
   double of = NAN, ob = NAN, otf = NAN;
   if (!rc && cf->kind == NDE_MODEL_ODENET)
-    rc = tool_measure_solver(m, &s->other, d->train, d->test, s->nfe_batches, s->test_subset, &of, &ob, &otf);
+    rc = tool_measure_solver(m, &s->other, d->train, d->test, s->nfe_batches, s->test_subset, &of,
+                             &ob, &otf);
   if (rc) {
     free(norms);
     nde_rman_stats_free(st);
@@ -453,8 +463,8 @@ static int run_one(const camp_settings *s, int c, int seed, camp_data *d, int in
            cf->name, seed);
   else
     printf("campaign: [%d/%d] %s/%s seed %d: %s epoch %ld of %d, logs in %s\n", index, total,
-           cf->table, cf->name, seed, done > 0 ? "resuming after" : "training from", (long)(done > 0 ? done : 0),
-           s->epochs, dir);
+           cf->table, cf->name, seed, done > 0 ? "resuming after" : "training from",
+           (long)(done > 0 ? done : 0), s->epochs, dir);
   fflush(stdout);
   if (done < s->epochs && append_session(dir, done > 0 ? (long)done : 0, s->command)) return 1;
   nde_train_summary sum;
@@ -465,8 +475,9 @@ static int run_one(const camp_settings *s, int c, int seed, camp_data *d, int in
   int bad = measure_run(s, c, dir, m, &sum, params, d);
   nde_model_free(m);
   if (!bad)
-    printf("campaign: %s seed %d: test error %.2f%%, test loss %.4f, train xent %.4f, %.1f s/epoch\n",
-           cf->name, seed, 100 * sum.test_err, sum.test_loss, sum.train_xent, sum.sec_per_epoch);
+    printf(
+        "campaign: %s seed %d: test error %.2f%%, test loss %.4f, train xent %.4f, %.1f s/epoch\n",
+        cf->name, seed, 100 * sum.test_err, sum.test_loss, sum.train_xent, sum.sec_per_epoch);
   fflush(stdout);
   return bad;
 }
@@ -511,8 +522,8 @@ int nde_cmd_campaign(int argc, char **argv) {
   s.lr = 0.1;
   s.momentum = 0.9;
   s.weight_decay = 5e-4;
-  s.milestones[0] = (s.epochs + 1) / 2;      /* ceil(E / 2) */
-  s.milestones[1] = (3 * s.epochs + 3) / 4;  /* ceil(3E / 4) */
+  s.milestones[0] = (s.epochs + 1) / 2;     /* ceil(E / 2) */
+  s.milestones[1] = (3 * s.epochs + 3) / 4; /* ceil(3E / 4) */
   if (s.milestones[1] <= s.milestones[0]) s.milestones[1] = s.milestones[0] + 1;
   s.other = tool_other_solver(&s.base.ode);
   tool_command_line("campaign", argc, argv, s.command, sizeof s.command);

@@ -63,7 +63,8 @@ int nde_welch_verdict(const nde_welch *w, int direction, double alpha, nde_verdi
   else if (w->p >= alpha)
     *verdict = NDE_VERDICT_UNRESOLVED;
   else
-    *verdict = (w->diff > 0 ? 1 : -1) == direction ? NDE_VERDICT_SUPPORTED : NDE_VERDICT_CONTRADICTED;
+    *verdict =
+        (w->diff > 0 ? 1 : -1) == direction ? NDE_VERDICT_SUPPORTED : NDE_VERDICT_CONTRADICTED;
   return NDE_OK;
 }
 
