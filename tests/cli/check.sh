@@ -106,17 +106,23 @@ check "second run rewrites the summaries" grep -q "wrote $camp/a/table1.md" <<<"
 expect 2 "seed1 was made with other settings \(it has 'epochs=1', this command gives 'epochs=2'\)" -- \
   "$nde" campaign --quick --seeds 1,2 --epochs 2 --subset 128 --test-subset 128 --configs $cfgs --out "$camp/a"
 "$nde" campaign --quick --seeds 1 --epochs 1 --subset 128 --test-subset 128 --nfe-batches 1 \
-  --configs resnet20-h16 --out "$camp/b" >/dev/null 2>&1
-run=table1/resnet20-h16 # every column but the wall times (epochs.csv 16, batches.csv 11)
-check "seed 1 repeats epochs.csv" cmp -s <(cut -d, -f1-15,17- "$camp/a/$run/seed1/epochs.csv") \
-  <(cut -d, -f1-15,17- "$camp/b/$run/seed1/epochs.csv")
-check "seed 1 repeats batches.csv" cmp -s <(cut -d, -f1-10 "$camp/a/$run/seed1/batches.csv") \
-  <(cut -d, -f1-10 "$camp/b/$run/seed1/batches.csv")
-check "seed 1 repeats its attractors" cmp -s "$camp/a/$run/seed1/attractors.csv" "$camp/b/$run/seed1/attractors.csv"
-check "seed 2 differs from seed 1" bash -c "! cmp -s <(cut -d, -f3 '$camp/a/table1/resnet20-h16/seed1/batches.csv') \
-  <(cut -d, -f3 '$camp/a/table1/resnet20-h16/seed2/batches.csv')"
-check "seed 2's attractors differ from seed 1's" bash -c "! cmp -s '$camp/a/table1/resnet20-h16/seed1/attractors.csv' \
-  '$camp/a/table1/resnet20-h16/seed2/attractors.csv'"
+  --configs odenet-h8,resnet20-h16 --out "$camp/b" >/dev/null 2>&1
+for run in table3/odenet-h8 table1/resnet20-h16; do
+  a=$camp/a/$run b=$camp/b/$run # every column but the wall times (epochs.csv 16, batches.csv 11)
+  check "$run: seed 1 repeats epochs.csv" cmp -s <(cut -d, -f1-15,17- "$a/seed1/epochs.csv") \
+    <(cut -d, -f1-15,17- "$b/seed1/epochs.csv")
+  check "$run: seed 1 repeats batches.csv" cmp -s <(cut -d, -f1-10 "$a/seed1/batches.csv") \
+    <(cut -d, -f1-10 "$b/seed1/batches.csv")
+  check "$run: seed 1 repeats its attractors" cmp -s "$a/seed1/attractors.csv" "$b/seed1/attractors.csv"
+  check "$run: seed 2's losses differ from seed 1's" \
+    bash -c "! cmp -s <(cut -d, -f3 '$a/seed1/batches.csv') <(cut -d, -f3 '$a/seed2/batches.csv')"
+  # After one small step the attractors are still about their N(0, 1)
+  # draws (||m_j||^2 ~ 64 +- 11): far apart unless the seed missed their
+  # initialization, which draws them after every other parameter.
+  n1=$(sed -n 2p "$a/seed1/attractors.csv" | cut -d, -f2) n2=$(sed -n 2p "$a/seed2/attractors.csv" | cut -d, -f2)
+  check "$run: seed 2's initial attractors differ from seed 1's ($n1, $n2)" \
+    awk -v a="$n1" -v b="$n2" 'BEGIN { d = a - b; exit !(a > 0 && b > 0 && (d > 1 || d < -1)) }'
+done
 rm -rf "$camp"
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
