@@ -73,7 +73,7 @@ static void usage(FILE *f) {
       "measured on the trained weights with the other of {adams, dopri5} over --nfe-batches\n"
       "training batches and the test set.\n"
       "--quick: 2 epochs on 1280 training and 1000 test images, 2 NFE batches, default\n"
-      "--out results/campaign-quick (a few minutes per seed on 2 cores).\n");
+      "--out results/campaign-quick (about 2 CPU-minutes per seed).\n");
 }
 
 /* "1,2,3" -> distinct non-negative seeds. */
