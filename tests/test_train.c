@@ -1,6 +1,6 @@
 /* Check runner for train/: optimizers, schedules, checkpoints, CSV logs, the
- * progress line, and the training loop's crash consistency and divergence
- * checks (tests/train/ holds the suites). */
+ * progress line, the training loop's crash consistency and divergence
+ * checks, and comparisons over seeds (tests/train/ holds the suites). */
 #include <stdlib.h>
 
 #include "support/testutil.h"
@@ -13,6 +13,7 @@ Suite *csv_suite(void);
 Suite *progress_suite(void);
 Suite *crash_suite(void);
 Suite *diverge_suite(void);
+Suite *compare_suite(void);
 
 int main(void) {
   SRunner *sr = srunner_create(optim_suite());
@@ -23,6 +24,7 @@ int main(void) {
   srunner_add_suite(sr, progress_suite());
   srunner_add_suite(sr, crash_suite());
   srunner_add_suite(sr, diverge_suite());
+  srunner_add_suite(sr, compare_suite());
   srunner_run_all(sr, CK_NORMAL);
   int failed = srunner_ntests_failed(sr);
   srunner_free(sr);

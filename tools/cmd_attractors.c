@@ -10,17 +10,7 @@
 #include "tools/args.h"
 #include "tools/commands.h"
 #include "tools/model_io.h"
-
-static int write_matrix(const char *path, const double *a, int h) {
-  FILE *f = fopen(path, "w");
-  if (!f) {
-    fprintf(stderr, "nde attractors: cannot write %s\n", path);
-    return 1;
-  }
-  for (int i = 0; i < h; i++)
-    for (int j = 0; j < h; j++) fprintf(f, "%.8g%s", a[i * h + j], j + 1 < h ? "," : "\n");
-  return fclose(f) ? 1 : 0;
-}
+#include "tools/train_job.h"
 
 int nde_cmd_attractors(int argc, char **argv) {
   nde_args a;
@@ -52,23 +42,9 @@ int nde_cmd_attractors(int argc, char **argv) {
   }
   nde_dataset *test = NULL;
   nde_rman_stats *st = NULL;
-  nde_batch_iter *it = NULL;
   rc = nde_data_load_fashion_mnist(data, 0, &test);
   if (!rc) rc = nde_rman_stats_create(mo->width, mo->attractors, &mo->rman, &st);
-  if (!rc) rc = nde_rman_stats_set_attractors(st, nde_model_attractors(m));
-  nde_batch_options bo = nde_batch_options_default();
-  bo.shuffle = subset > 0;
-  bo.subset = subset;
-  bo.mean = mean;
-  bo.std = std;
-  if (!rc) rc = nde_batch_iter_create(test, &bo, &it);
-  nde_model_set_training(m, 0);
-  nde_batch b;
-  while (!rc && !(rc = nde_batch_iter_next(it, &b)) && b.n > 0) {
-    nde_model_result r;
-    rc = nde_model_forward(m, b.n, b.x, b.labels, 0, 0, &r);
-    if (!rc) rc = nde_rman_stats_add(st, b.n, nde_model_features(m), nde_model_attractors(m));
-  }
+  if (!rc) rc = tool_pooled_features(m, test, mean, std, subset, 1, st, NULL, 0, NULL);
   if (!rc) {
     const int h = mo->attractors;
     printf("checkpoint: %s attractors: %d effective: %d (||m||^2 > %g)\n", path, h, st->n_effective,
@@ -87,11 +63,10 @@ int nde_cmd_attractors(int argc, char **argv) {
       char p1[4096], p2[4096];
       snprintf(p1, sizeof p1, "%s_gram.csv", csv);
       snprintf(p2, sizeof p2, "%s_strength.csv", csv);
-      if (write_matrix(p1, st->gram, h) || write_matrix(p2, st->pair_strength, h)) rc = NDE_ERR_IO;
+      if (tool_write_matrix(p1, st->gram, h) || tool_write_matrix(p2, st->pair_strength, h)) rc = NDE_ERR_IO;
       else printf("wrote %s and %s\n", p1, p2);
     }
   }
-  nde_batch_iter_free(it);
   nde_rman_stats_free(st);
   nde_dataset_free(test);
   nde_model_free(m);

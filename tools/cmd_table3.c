@@ -33,45 +33,6 @@ typedef struct row {
   double other_f, other_b, other_test_f; /* the second solver, ODE-Nets only */
 } row;
 
-/* Mean NFE-F / NFE-B of forward+backward passes with other solver options on
- * the trained weights of m, over nb training batches. */
-static int measure_other_solver(nde_model *m, const nde_ode_options *ode, const nde_dataset *train,
-                                int nb, double *nfe_f, double *nfe_b) {
-  nde_model_options o = *nde_model_get_options(m);
-  o.ode = *ode;
-  nde_model *m2;
-  int rc = nde_model_create(&o, &m2);
-  if (rc) return rc;
-  memcpy(nde_model_params(m2), nde_model_params(m), nde_model_num_params(m) * sizeof(nde_real));
-  double mean[4] = {0}, std[4] = {1, 1, 1, 1};
-  nde_batch_iter *it = NULL;
-  rc = nde_data_channel_stats(train, mean, std);
-  nde_batch_options bo = nde_batch_options_default();
-  bo.mean = mean;
-  bo.std = std;
-  bo.seed = 99;
-  if (!rc) rc = nde_batch_iter_create(train, &bo, &it);
-  double sf = 0, sb = 0;
-  int k = 0;
-  nde_batch b;
-  while (!rc && k < nb && !(rc = nde_batch_iter_next(it, &b)) && b.n > 0) {
-    nde_model_result r;
-    nde_ode_stats bw;
-    rc = nde_model_forward(m2, b.n, b.x, b.labels, nde_rman_alpha(&o.rman, 0), 1, &r);
-    if (!rc) rc = nde_model_backward(m2, &bw);
-    if (!rc) {
-      sf += r.fwd.nfe;
-      sb += bw.nfe + bw.nfe_quad;
-      k++;
-    }
-  }
-  nde_batch_iter_free(it);
-  nde_model_free(m2);
-  *nfe_f = k ? sf / k : 0;
-  *nfe_b = k ? sb / k : 0;
-  return rc;
-}
-
 int nde_cmd_table3(int argc, char **argv) {
   nde_args a;
   if (args_init(&a, "table3", argc, argv)) return 2;
@@ -109,14 +70,7 @@ int nde_cmd_table3(int argc, char **argv) {
                  {"ODE-Net + RMAN", NDE_MODEL_ODENET, h, {0}, 0, 0, 0, 0},
                  {"ResNet-6", NDE_MODEL_RESNET6, 0, {0}, 0, 0, 0, 0}};
   char dir[4096];
-  nde_ode_options other = base.ode;
-  if (base.ode.method == NDE_ODE_ADAMS) {
-    other.method = NDE_ODE_DOPRI5;
-    other.adjoint = NDE_ADJ_BACKSOLVE;
-  } else {
-    other.method = NDE_ODE_ADAMS;
-    other.adjoint = NDE_ADJ_CHECKPOINT;
-  }
+  nde_ode_options other = tool_other_solver(&base.ode);
   char ckpt[4200];
   time_t started = time(NULL);
   for (int r = 0; r < 3 && !rc; r++) {
@@ -144,23 +98,9 @@ int nde_cmd_table3(int argc, char **argv) {
     nde_model *m = NULL;
     rc = tool_train_job_run(&job, train, test, &rows[r].sum, &rows[r].params, &m);
     if (rc) break;
-    if (rows[r].kind == NDE_MODEL_ODENET) {
-      rc = measure_other_solver(m, &other, train, 5, &rows[r].other_f, &rows[r].other_b);
-      if (!rc) {
-        nde_model_options o = *nde_model_get_options(m);
-        o.ode = other;
-        o.ode.adjoint = NDE_ADJ_NONE;
-        nde_model *m2;
-        rc = nde_model_create(&o, &m2);
-        if (!rc) {
-          memcpy(nde_model_params(m2), nde_model_params(m), nde_model_num_params(m) * sizeof(nde_real));
-          double mean[4] = {0}, std[4] = {1, 1, 1, 1}, err;
-          nde_data_channel_stats(train, mean, std);
-          rc = nde_train_evaluate(m2, test, mean, std, test_subset, &err, &rows[r].other_test_f);
-          nde_model_free(m2);
-        }
-      }
-    }
+    if (rows[r].kind == NDE_MODEL_ODENET)
+      rc = tool_measure_solver(m, &other, train, test, 5, test_subset, &rows[r].other_f,
+                               &rows[r].other_b, &rows[r].other_test_f);
     nde_model_free(m);
     printf("%s: test error %.2f%% NFE-F %.1f NFE-B %.1f (%.1f s/epoch)\n", rows[r].name,
            100 * rows[r].sum.test_err, rows[r].sum.nfe_f, rows[r].sum.nfe_b, rows[r].sum.sec_per_epoch);

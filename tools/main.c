@@ -14,6 +14,7 @@ int nde_cmd_train(int argc, char **argv);
 int nde_cmd_eval(int argc, char **argv);
 int nde_cmd_attractors(int argc, char **argv);
 int nde_cmd_table3(int argc, char **argv);
+int nde_cmd_campaign(int argc, char **argv);
 int nde_cmd_pwa(int argc, char **argv);
 int nde_cmd_toy2d(int argc, char **argv);
 int nde_cmd_odespectrum(int argc, char **argv);
@@ -25,6 +26,7 @@ const nde_command nde_commands[] = {
     {"eval", "test error and NFE of a checkpoint", nde_cmd_eval},
     {"attractors", "RMAN attractor statistics of a checkpoint (Table 2, Figure 4 data)", nde_cmd_attractors},
     {"table3", "reproduce the RMAN paper's Table 3 on Fashion-MNIST", nde_cmd_table3},
+    {"campaign", "RMAN Tables 1-3, Figures 3-4 over seeds with Welch t-tests (resumable)", nde_cmd_campaign},
     {"chnode", "CH-NODE noise-robustness experiment on Fashion-MNIST (5 Hamiltonian models)", nde_cmd_chnode},
     {"gradcheck", "compare a solve's adjoint gradient with finite differences", nde_cmd_gradcheck},
     {"pwa", "pointwise-affine stability grid of MLP maps (DESIGN 4.6): spectra, fixed points, pictures", nde_cmd_pwa},

@@ -90,6 +90,12 @@ void plot_line(int n, const double *x, const double *y, int color, double width)
   plwidth(1);
 }
 
+void plot_line_dashed(int n, const double *x, const double *y, int color, double width, int dashed) {
+  if (dashed) pllsty(2); /* PLplot's style 2: short dashes */
+  plot_line(n, x, y, color, width);
+  pllsty(1);
+}
+
 void plot_circle(double cx, double cy, double r, int color, double width) {
   plcol0(color);
   plwidth(width);
@@ -203,6 +209,7 @@ void plot_panel_log(double x0, double x1, double y0, double y1, int logx, int lo
                     const char *xlabel, const char *ylabel, const char *title) {}
 void plot_points(int n, const double *x, const double *y, int color, int marker, double size) {}
 void plot_line(int n, const double *x, const double *y, int color, double width) {}
+void plot_line_dashed(int n, const double *x, const double *y, int color, double width, int dashed) {}
 void plot_circle(double cx, double cy, double r, int color, double width) {}
 void plot_arrows(int nx, int ny, double x0, double x1, double y0, double y1, const double *u,
                  const double *v, double scale, int color) {}

@@ -56,6 +56,8 @@ void plot_panel_log(double x0, double x1, double y0, double y1, int logx, int lo
 
 void plot_points(int n, const double *x, const double *y, int color, int marker, double size);
 void plot_line(int n, const double *x, const double *y, int color, double width);
+/* The same, dashed (dashed != 0) or solid. */
+void plot_line_dashed(int n, const double *x, const double *y, int color, double width, int dashed);
 void plot_circle(double cx, double cy, double r, int color, double width);
 /* Arrows of (u, v) at the nx x ny grid over [x0, x1] x [y0, y1] (values
  * row by row, row i at y0 + i dy), scaled so the longest arrow spans

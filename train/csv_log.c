@@ -15,6 +15,7 @@
 #include "common/error_impl.h"
 #include "nde/train.h"
 #include "train/fault_impl.h"
+#include "train/csv_impl.h"
 
 #define CSV_MAX_HEADER 65536 /* longest header line accepted when resuming */
 
@@ -351,4 +352,81 @@ int nde_csv_row(nde_csv *c, const double *values, int n) {
     }
   }
   return nde_csv_end_row(c);
+}
+
+/* Join column names with commas (numeric logs: names need no quoting). */
+static int header_line(const char *const *cols, int n, char *buf, size_t cap) {
+  size_t len = 0;
+  for (int i = 0; i < n; i++) {
+    int w = snprintf(buf + len, cap - len, "%s%s", i ? "," : "", cols[i]);
+    if (w < 0 || (size_t)w >= cap - len) return -1;
+    len += (size_t)w;
+  }
+  return 0;
+}
+
+int csv_upgrade_appended_columns(const char *path, const char *const *old_cols, int n_old,
+                                 const char *const *new_cols, int n_new, int *upgraded) {
+  *upgraded = 0;
+  if (n_new <= n_old) return NDE_OK;
+  for (int i = 0; i < n_old; i++)
+    if (strcmp(old_cols[i], new_cols[i]))
+      return nde_error(NDE_ERR_ARG, "csv '%s': new columns do not extend the old ones", path);
+  char old_h[4096], new_h[4096];
+  if (header_line(old_cols, n_old, old_h, sizeof old_h) ||
+      header_line(new_cols, n_new, new_h, sizeof new_h))
+    return nde_error(NDE_ERR_ARG, "csv '%s': header too long", path);
+  FILE *in = fopen(path, "rb");
+  if (!in) return NDE_OK; /* nothing to upgrade */
+  size_t hl = strlen(old_h);
+  char *line = malloc(CSV_MAX_HEADER + 2);
+  if (!line) {
+    fclose(in);
+    return nde_error(NDE_ERR_NOMEM, "csv '%s': no memory", path);
+  }
+  if (!fgets(line, CSV_MAX_HEADER + 2, in) || strncmp(line, old_h, hl) ||
+      (line[hl] != '\n' && !(line[hl] == '\r' && line[hl + 1] == '\n'))) {
+    free(line);
+    fclose(in);
+    return NDE_OK; /* another header: not ours to change */
+  }
+  char tmp[4200];
+  snprintf(tmp, sizeof tmp, "%s.upgrade.%ld", path, (long)getpid());
+  FILE *out = fopen(tmp, "wb");
+  if (!out) {
+    int e = errno;
+    free(line);
+    fclose(in);
+    return nde_error(NDE_ERR_IO, "csv '%s': cannot create %s: %s", path, tmp, strerror(e));
+  }
+  int bad = fprintf(out, "%s\n", new_h) < 0;
+  while (!bad && fgets(line, CSV_MAX_HEADER + 2, in)) {
+    size_t n = strlen(line);
+    if (n == 0 || line[n - 1] != '\n') break; /* torn last row (or an overlong one): dropped */
+    line[--n] = '\0';
+    if (n && line[n - 1] == '\r') line[--n] = '\0';
+    bad = fputs(line, out) == EOF;
+    for (int i = n_old; i < n_new && !bad; i++) bad = fputs(",nan", out) == EOF;
+    if (!bad) bad = fputc('\n', out) == EOF;
+  }
+  int read_bad = ferror(in);
+  free(line);
+  fclose(in);
+  bad |= fflush(out) != 0 || fsync(fileno(out)) != 0;
+  bad |= fclose(out) != 0;
+  int rc = NDE_OK;
+  if (read_bad)
+    rc = nde_error(NDE_ERR_IO, "csv '%s': read failed while upgrading its header", path);
+  else if (bad)
+    rc = nde_error(NDE_ERR_IO, "csv '%s': writing the upgraded log %s failed: %s", path, tmp,
+                   strerror(errno));
+  else if (rename(tmp, path) != 0)
+    rc = nde_error(NDE_ERR_IO, "csv '%s': cannot replace it with the upgraded log: %s", path,
+                   strerror(errno));
+  if (rc) {
+    unlink(tmp);
+    return rc;
+  }
+  *upgraded = 1;
+  return NDE_OK;
 }

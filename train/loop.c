@@ -18,12 +18,16 @@
 #include "nde/models.h"
 #include "nde/train.h"
 #include "train/ckpt_impl.h"
+#include "train/csv_impl.h"
 #include "train/fault_impl.h"
 
+/* train_xent and test_loss came later: a log started by an older nde has
+ * only the first EPOCH_COLS_V1 columns and is upgraded when its run resumes. */
 static const char *const epoch_cols[] = {
     "epoch", "lr", "alpha", "train_loss", "train_err", "test_err", "nfe_f", "nfe_b",
     "nfe_b_recompute", "steps_f", "rejected_f", "steps_b", "test_nfe_f", "mean_energy", "effective_attractors",
-    "seconds"};
+    "seconds", "train_xent", "test_loss"};
+#define EPOCH_COLS_V1 16
 static const char *const batch_cols[] = {"epoch", "batch", "loss", "err", "nfe_f", "nfe_b",
                                          "nfe_b_recompute", "steps_f", "rejected_f", "steps_b",
                                          "seconds"};
@@ -55,6 +59,12 @@ static void join_path(char *buf, size_t cap, const char *dir, const char *name) 
 
 int nde_train_evaluate(nde_model *m, const nde_dataset *ds, const double *mean, const double *std,
                        int subset, double *err, double *nfe_f) {
+  return nde_train_evaluate_loss(m, ds, mean, std, subset, err, NULL, nfe_f);
+}
+
+int nde_train_evaluate_loss(nde_model *m, const nde_dataset *ds, const double *mean,
+                            const double *std, int subset, double *err, double *loss,
+                            double *nfe_f) {
   NDE_CHECK_NULL(m, "nde_train_evaluate");
   NDE_CHECK_NULL(ds, "nde_train_evaluate");
   nde_batch_options bo = nde_batch_options_default();
@@ -69,10 +79,12 @@ int nde_train_evaluate(nde_model *m, const nde_dataset *ds, const double *mean, 
   if (rc) return rc;
   nde_model_set_training(m, 0);
   long wrong = 0, total = 0, nfe = 0, nb = 0;
+  double xent = 0;
   nde_batch b;
   while (!(rc = nde_batch_iter_next(it, &b)) && b.n > 0) {
     nde_model_result r;
     if ((rc = nde_model_forward(m, b.n, b.x, b.labels, 0, 0, &r))) break;
+    xent += r.xent * b.n; /* r.xent is the batch mean */
     wrong += r.nerr;
     total += b.n;
     nfe += r.fwd.nfe;
@@ -82,6 +94,7 @@ int nde_train_evaluate(nde_model *m, const nde_dataset *ds, const double *mean, 
   nde_batch_iter_free(it);
   if (rc) return rc;
   if (err) *err = total ? (double)wrong / total : 0;
+  if (loss) *loss = total ? xent / total : 0;
   if (nfe_f) *nfe_f = nb ? (double)nfe / nb : 0;
   return NDE_OK;
 }
@@ -90,11 +103,15 @@ int nde_train_evaluate(nde_model *m, const nde_dataset *ds, const double *mean, 
 /* The summary so far travels in the checkpoint's meta, so a run resumed
  * after its last epoch still reports it. */
 static const char *const sum_keys[] = {"train_loss", "train_err", "test_err", "nfe_f",
-                                       "nfe_b", "test_nfe_f", "seconds_total", "effective"};
+                                       "nfe_b", "test_nfe_f", "seconds_total", "effective",
+                                       "train_xent", "test_loss"};
+#define SUM_KEYS 10
+#define SUM_KEYS_V1 8 /* an older nde's checkpoints lack the last two: NaN then */
 
 static void sum_values(const nde_train_summary *s, double seconds_total, double *v) {
   v[0] = s->train_loss, v[1] = s->train_err, v[2] = s->test_err, v[3] = s->nfe_f;
   v[4] = s->nfe_b, v[5] = s->test_nfe_f, v[6] = seconds_total, v[7] = s->effective_attractors;
+  v[8] = s->train_xent, v[9] = s->test_loss;
 }
 
 static int save_checkpoint(const char *path, nde_model *m, nde_optim *opt, int epochs_done,
@@ -127,9 +144,9 @@ static int save_checkpoint(const char *path, nde_model *m, nde_optim *opt, int e
   if (!rc) rc = nde_ckpt_set_meta(w, "adjoint", nde_adjoint_kind_name(mo->ode.adjoint));
   if (!rc) rc = nde_ckpt_set_meta_double(w, "rtol", mo->ode.rtol);
   if (!rc) rc = nde_ckpt_set_meta_double(w, "atol", mo->ode.atol);
-  double v[8];
+  double v[SUM_KEYS];
   sum_values(sum, seconds_total, v);
-  for (int i = 0; i < 8 && !rc; i++) rc = nde_ckpt_set_meta_double(w, sum_keys[i], v[i]);
+  for (int i = 0; i < SUM_KEYS && !rc; i++) rc = nde_ckpt_set_meta_double(w, sum_keys[i], v[i]);
   if (!rc) rc = ckpt_writer_commit_hooked(w, path, fault);
   nde_ckpt_writer_free(w);
   return rc;
@@ -149,12 +166,15 @@ static int load_checkpoint(const char *path, nde_model *m, nde_optim *opt, int *
   if (!rc) rc = nde_ckpt_read_optim(c, "optim", opt);
   if (!rc) rc = nde_ckpt_read_rng(c, "data_rng", data_rng);
   if (!rc) rc = nde_ckpt_meta_int(c, "epoch", &ep);
-  double v[8] = {0};
-  for (int i = 0; i < 8 && !rc; i++) rc = nde_ckpt_meta_double(c, sum_keys[i], &v[i]);
+  double v[SUM_KEYS] = {0};
+  for (int i = 0; i < SUM_KEYS_V1 && !rc; i++) rc = nde_ckpt_meta_double(c, sum_keys[i], &v[i]);
+  for (int i = SUM_KEYS_V1; i < SUM_KEYS && !rc; i++)
+    if (nde_ckpt_meta_double(c, sum_keys[i], &v[i])) v[i] = NAN;
   if (!rc) {
     sum->train_loss = v[0], sum->train_err = v[1], sum->test_err = v[2], sum->nfe_f = v[3];
     sum->nfe_b = v[4], sum->test_nfe_f = v[5], *seconds_total = v[6];
     sum->effective_attractors = (int)v[7];
+    sum->train_xent = v[8], sum->test_loss = v[9];
   }
   nde_ckpt_free(c);
   if (rc) return nde_error_wrap(rc, "resume from %s: ", path);
@@ -180,7 +200,11 @@ static int open_run_dir(const char *ckpt_path, const char *epochs_path, const ch
   int rc = nde_ckpt_remove_temporaries(ckpt_path);
   if (rc < 0) return rc;
   if (resume) {
-    rc = nde_csv_resume(epochs_path, epoch_cols, NCOLS(epoch_cols), epoch0, ecsv);
+    /* a log of an older nde gains the columns added since (nan in its rows) */
+    int upgraded;
+    rc = csv_upgrade_appended_columns(epochs_path, epoch_cols, EPOCH_COLS_V1, epoch_cols,
+                                      NCOLS(epoch_cols), &upgraded);
+    if (!rc) rc = nde_csv_resume(epochs_path, epoch_cols, NCOLS(epoch_cols), epoch0, ecsv);
     if (!rc) train_fault_at(fault, "log.repaired");
     if (!rc) rc = nde_csv_resume(batches_path, batch_cols, NCOLS(batch_cols), epoch0, bcsv);
     if (!rc) train_fault_at(fault, "log.repaired");
@@ -340,7 +364,7 @@ int nde_train_run(nde_model *m, const nde_dataset *train, const nde_dataset *tes
     double t_epoch = now_sec();
     double lr = nde_lr_at(&o->schedule, epoch), alpha = nde_rman_alpha(&mo->rman, epoch);
     if ((rc = nde_batch_iter_start(it))) goto done;
-    double loss_sum = 0, energy_sum = 0;
+    double loss_sum = 0, xent_sum = 0, energy_sum = 0;
     long wrong = 0, seen = 0, nb = 0;
     double nfe_f = 0, nfe_b = 0, nfe_rc = 0, steps_f = 0, rej_f = 0, steps_b = 0;
     const int nbatches = nde_batch_iter_batches(it);
@@ -373,6 +397,7 @@ int nde_train_run(nde_model *m, const nde_dataset *train, const nde_dataset *tes
         goto done;
       }
       loss_sum += r.loss * b.n;
+      xent_sum += r.xent * b.n;
       energy_sum += r.mean_energy * b.n;
       wrong += r.nerr;
       seen += b.n;
@@ -411,9 +436,9 @@ int nde_train_run(nde_model *m, const nde_dataset *train, const nde_dataset *tes
       goto done;
     }
     if (rc) goto done;
-    double test_err = NAN, test_nfe = NAN;
-    if (test &&
-        (rc = nde_train_evaluate(m, test, mean, std, o->subset_test, &test_err, &test_nfe))) {
+    double test_err = NAN, test_nfe = NAN, test_loss = NAN;
+    if (test && (rc = nde_train_evaluate_loss(m, test, mean, std, o->subset_test, &test_err,
+                                              &test_loss, &test_nfe))) {
       snprintf(where, sizeof where, "epoch %d (its test evaluation)", epoch + 1);
       rc = is_runaway(rc) ? diverged_pass(rc, "test evaluation", ckpt_path, epoch, where)
                           : nde_error_wrap(rc, "%s: ", where);
@@ -429,6 +454,8 @@ int nde_train_run(nde_model *m, const nde_dataset *train, const nde_dataset *tes
     sum.train_loss = loss_sum / seen;
     sum.train_err = (double)wrong / seen;
     sum.test_err = test_err;
+    sum.train_xent = xent_sum / seen;
+    sum.test_loss = test_loss;
     sum.nfe_f = nfe_f / nb;
     sum.nfe_b = nfe_b / nb;
     sum.test_nfe_f = test_nfe;
@@ -436,7 +463,7 @@ int nde_train_run(nde_model *m, const nde_dataset *train, const nde_dataset *tes
     sec_total += secs;
     double row[] = {epoch + 1, lr, alpha, loss_sum / seen, (double)wrong / seen, test_err,
                     nfe_f / nb, nfe_b / nb, nfe_rc / nb, steps_f / nb, rej_f / nb, steps_b / nb, test_nfe,
-                    energy_sum / seen, neff, secs};
+                    energy_sum / seen, neff, secs, xent_sum / seen, test_loss};
     if ((rc = nde_csv_row(ecsv, row, NCOLS(epoch_cols)))) goto done;
     train_fault_at(&fault, "epoch.row");
     /* the rows first, durably; then the checkpoint commits the epoch */

@@ -340,10 +340,16 @@ int nde_progress_done(FILE *f);
  * Files written under out_dir (which must exist):
  *   epochs.csv   epoch, lr, alpha, train_loss, train_err, test_err, nfe_f,
  *                nfe_b, nfe_b_recompute, steps_f, rejected_f, steps_b,
- *                test_nfe_f, mean_energy, effective_attractors, seconds
+ *                test_nfe_f, mean_energy, effective_attractors, seconds,
+ *                train_xent, test_loss
  *                (NFE columns: mean per training batch over the epoch;
  *                nfe_b = backward RHS + quadrature evaluations;
- *                nfe_b_recompute = forward RHS redone between checkpoints)
+ *                nfe_b_recompute = forward RHS redone between checkpoints;
+ *                train_loss = train_xent + the RMAN term, both means over
+ *                the epoch's batches as trained; test_loss = mean
+ *                cross-entropy on the test set after the epoch, evaluation
+ *                mode. A log written before the last two columns existed
+ *                gets them, "nan" in its old rows, when its run resumes.)
  *   batches.csv  epoch, batch, loss, err, nfe_f, nfe_b, nfe_b_recompute,
  *                steps_f, rejected_f, steps_b, seconds
  *   checkpoint.ndeckpt  parameters, model state, optimizer, epoch, data RNG
@@ -403,6 +409,8 @@ nde_train_options nde_train_options_default(void);
 typedef struct nde_train_summary {
   int epochs_done;
   double train_loss, train_err, test_err; /* last epoch, errors as fractions */
+  double train_xent; /* last epoch: mean training cross-entropy (train_loss without the RMAN term) */
+  double test_loss;  /* last epoch: mean test cross-entropy (NaN without a test set) */
   double nfe_f, nfe_b;                    /* mean per batch over the last epoch */
   double test_nfe_f;                      /* mean per test batch, last epoch */
   double sec_per_epoch;                   /* mean over all epochs of the run (resumptions included) */
@@ -434,6 +442,62 @@ int nde_train_run(struct nde_model *m, const struct nde_dataset *train,
  * (may be NULL). */
 int nde_train_evaluate(struct nde_model *m, const struct nde_dataset *ds, const double *mean,
                        const double *std, int subset, double *err, double *nfe_f);
+/* The same, and the mean cross-entropy per sample in *loss (the loss
+ * without the RMAN term). Any output may be NULL. */
+int nde_train_evaluate_loss(struct nde_model *m, const struct nde_dataset *ds, const double *mean,
+                            const double *std, int subset, double *err, double *loss, double *nfe_f);
+
+/* ======================================================================
+ * Comparing configurations over seeds (train/compare.c): a metric measured
+ * once per run, n1 runs of one configuration and n2 of another.
+ *   mean = (1/n) sum x_i,  sd = sqrt(sum (x_i - mean)^2 / (n - 1))  (n >= 2)
+ * Welch's unequal-variance t-test of mean1 = mean2:
+ *   v_k = sd_k^2 / n_k,  se = sqrt(v_1 + v_2),  t = (mean1 - mean2) / se,
+ *   df = (v_1 + v_2)^2 / (v_1^2 / (n_1 - 1) + v_2^2 / (n_2 - 1))
+ *        (Welch-Satterthwaite),
+ *   p = 2 Q(|t|; df), two-sided, Q the upper tail of Student's t with df
+ *       degrees of freedom (GSL's gsl_cdf_tdist_Q, non-integer df).
+ * A verdict on a directional claim ("configuration 1 is lower") at level
+ * alpha: SUPPORTED when p < alpha and the difference has the claimed sign,
+ * CONTRADICTED when p < alpha and it has the other, UNRESOLVED when
+ * p >= alpha, NA when the test is undefined: fewer than 2 runs on a side,
+ * or no spread at all (se = 0).
+ * ====================================================================== */
+
+typedef struct nde_welch {
+  int n1, n2;
+  double mean1, mean2; /* NaN for n = 0 */
+  double sd1, sd2;     /* sample standard deviations; NaN for n < 2 */
+  double diff;         /* mean1 - mean2 */
+  double t, df, p;     /* NaN when the test is undefined (see above) */
+} nde_welch;
+
+typedef enum nde_verdict {
+  NDE_VERDICT_NA = 0,
+  NDE_VERDICT_SUPPORTED = 1,
+  NDE_VERDICT_CONTRADICTED = 2,
+  NDE_VERDICT_UNRESOLVED = 3
+} nde_verdict;
+
+/* Mean and sample standard deviation of x[0..n), n >= 0 (mean NaN for
+ * n = 0, sd NaN for n < 2). NDE_ERR_NONFINITE for a NaN or infinite value. */
+int nde_mean_sd(const double *x, int n, double *mean, double *sd);
+
+/* Welch's test of x1[0..n1) against x2[0..n2) (n >= 0; arrays may be NULL
+ * when empty). Undefined cases give NaN t, df, p (NDE_OK). */
+int nde_welch_test(const double *x1, int n1, const double *x2, int n2, nde_welch *out);
+
+/* Verdict on the claim sign(mean1 - mean2) = direction (-1: configuration 1
+ * is lower, +1: higher) at level alpha in (0, 1). */
+int nde_welch_verdict(const nde_welch *w, int direction, double alpha, nde_verdict *verdict);
+
+/* Verdict on the claim "the metric is about `value`": SUPPORTED when value
+ * lies within mean +- k sd of x[0..n), CONTRADICTED otherwise, NA for
+ * n < 2 (k > 0). */
+int nde_interval_verdict(const double *x, int n, double value, double k, nde_verdict *verdict);
+
+/* "supported", "contradicted", "not resolved at this sample size", "n/a". */
+const char *nde_verdict_name(int verdict);
 
 #ifdef __cplusplus
 }

@@ -30,7 +30,12 @@ expect 1 "/nonexistent/ckpt" -- "$nde" eval /nonexistent/ckpt
 expect 1 "/nonexistent/ckpt" -- "$nde" attractors /nonexistent/ckpt
 expect 1 "/nonexistent/ckpt" -- "$nde" odespectrum /nonexistent/ckpt
 expect 2 "usage: nde odespectrum" -- "$nde" odespectrum
-for cmd in chnode pwa toy2d table3; do
+expect 2 "--only must be table3 or table1, got 'table2'" -- "$nde" campaign --only table2
+expect 2 "--seeds lists 1 twice" -- "$nde" campaign --seeds 1,2,1
+expect 2 "--seeds expects non-negative integers" -- "$nde" campaign --seeds 1,x
+expect 2 "unknown configuration 'resnet7-h0'" -- "$nde" campaign --configs resnet7-h0
+expect 2 "leave no configuration to run" -- "$nde" campaign --only table1 --configs odenet-h0
+for cmd in chnode pwa toy2d table3 campaign; do
   expect 2 "nde $cmd: unknown option or stray value '--bogus'" -- "$nde" $cmd --bogus
 done
 # OpenBLAS kernels: a user's OPENBLAS_CORETYPE is kept (no restart), and
@@ -98,5 +103,61 @@ fi
 expect 0 "epochs: 3 " -- "$nde" train --out "$work/good" "${tiny[@]}" --epochs 3 --resume
 expect 1 "nde table3: training diverged in epoch 2, batch 1: the loss" \
   -- "$nde" table3 --out "$work/t3" --data "$work/data" --solver euler --epochs 2 --lr 1000
+# nde campaign, tiny (2 seeds, 1 epoch, one batch of 128 images, no
+# ResNet-6): both summaries with their claims and pictures; a second
+# invocation trains nothing and rebuilds the summaries; settings that differ
+# from a run's are refused; the same seed repeats a run exactly in another
+# directory (BatchNorm and attractors included) and another seed does not.
+camp=$(mktemp -d)
+tiny="--seeds 1,2 --epochs 1 --subset 128 --test-subset 128 --nfe-batches 1"
+cfgs="odenet-h0,odenet-h8,resnet20-h0,resnet20-h16"
+check() { # check DESCRIPTION CONDITION...
+  local what=$1
+  shift
+  if "$@"; then pass=$((pass + 1)); else echo "FAIL: campaign: $what"; fail=$((fail + 1)); fi
+}
+out=$("$nde" campaign --quick $tiny --configs $cfgs --out "$camp/a" 2>&1)
+check "first run exits 0: $(tail -n 3 <<<"$out")" [ $? -eq 0 ]
+check "prints where it wrote table3.md" grep -q "wrote $camp/a/table3.md" <<<"$out"
+check "prints where it wrote table1.md" grep -q "wrote $camp/a/table1.md" <<<"$out"
+for t in table3 table1; do
+  check "$t.md has its claims" grep -q "^| RMAN lowers the test error" "$camp/a/$t.md"
+  check "$t.md has 2 of 2 seeds" grep -q "^| seeds finished | 2 of 2 | 2 of 2 |" "$camp/a/$t.md"
+  check "$t.md has a verdict per claim" \
+    bash -c "! grep '^| RMAN' '$camp/a/$t.md' | grep -vqE '(supported|contradicted|not resolved at this sample size|n/a) \|\$'"
+done
+if grep -q "built without PLplot" "$camp/a/table3.md"; then
+  echo "cli: nde built without PLplot, campaign pictures not checked"
+else
+  for fig in table3-loss table3-norms table3-nfe table1-loss table1-norms; do
+    for ext in png svg; do check "picture $fig.$ext" test -s "$camp/a/figures/$fig.$ext"; done
+  done
+fi
+out=$("$nde" campaign --quick $tiny --configs $cfgs --out "$camp/a" 2>&1)
+check "second run exits 0" [ $? -eq 0 ]
+check "second run skips all 8 runs" [ "$(grep -c 'finished earlier, skipped' <<<"$out")" -eq 8 ]
+check "second run trains nothing" bash -c "! grep -q 'training from' <<<'$out'"
+check "second run rewrites the summaries" grep -q "wrote $camp/a/table1.md" <<<"$out"
+expect 2 "seed1 was made with other settings \(it has 'epochs=1', this command gives 'epochs=2'\)" -- \
+  "$nde" campaign --quick --seeds 1,2 --epochs 2 --subset 128 --test-subset 128 --configs $cfgs --out "$camp/a"
+"$nde" campaign --quick --seeds 1 --epochs 1 --subset 128 --test-subset 128 --nfe-batches 1 \
+  --configs odenet-h8,resnet20-h16 --out "$camp/b" >/dev/null 2>&1
+for run in table3/odenet-h8 table1/resnet20-h16; do
+  a=$camp/a/$run b=$camp/b/$run # every column but the wall times (epochs.csv 16, batches.csv 11)
+  check "$run: seed 1 repeats epochs.csv" cmp -s <(cut -d, -f1-15,17- "$a/seed1/epochs.csv") \
+    <(cut -d, -f1-15,17- "$b/seed1/epochs.csv")
+  check "$run: seed 1 repeats batches.csv" cmp -s <(cut -d, -f1-10 "$a/seed1/batches.csv") \
+    <(cut -d, -f1-10 "$b/seed1/batches.csv")
+  check "$run: seed 1 repeats its attractors" cmp -s "$a/seed1/attractors.csv" "$b/seed1/attractors.csv"
+  check "$run: seed 2's losses differ from seed 1's" \
+    bash -c "! cmp -s <(cut -d, -f3 '$a/seed1/batches.csv') <(cut -d, -f3 '$a/seed2/batches.csv')"
+  # After one small step the attractors are still about their N(0, 1)
+  # draws (||m_j||^2 ~ 64 +- 11): far apart unless the seed missed their
+  # initialization, which draws them after every other parameter.
+  n1=$(sed -n 2p "$a/seed1/attractors.csv" | cut -d, -f2) n2=$(sed -n 2p "$a/seed2/attractors.csv" | cut -d, -f2)
+  check "$run: seed 2's initial attractors differ from seed 1's ($n1, $n2)" \
+    awk -v a="$n1" -v b="$n2" 'BEGIN { d = a - b; exit !(a > 0 && b > 0 && (d > 1 || d < -1)) }'
+done
+rm -rf "$camp"
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

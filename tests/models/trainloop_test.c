@@ -1,6 +1,9 @@
 /* The training loop on synthetic data: the loss goes down, a resumed run ends
- * with exactly the parameters of an uninterrupted one, logs and errors. */
+ * with exactly the parameters of an uninterrupted one, logs (the test loss
+ * per epoch, resuming a log written before that column existed) and
+ * errors. */
 #define _POSIX_C_SOURCE 200809L
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,6 +136,204 @@ START_TEST(resume_equals_uninterrupted) {
 }
 END_TEST
 
+/* Header and last row of a CSV log, split at commas (numeric logs only). */
+typedef struct csv_last {
+  char names[32][32];
+  double v[32];
+  int n;
+  long rows;
+} csv_last;
+
+static void read_last_row(const char *dir, const char *name, csv_last *out) {
+  char p[512], line[4096], last[4096] = "";
+  snprintf(p, sizeof p, "%s/%s", dir, name);
+  FILE *f = fopen(p, "r");
+  ck_assert_ptr_nonnull(f);
+  ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
+  memset(out, 0, sizeof *out);
+  for (char *tok = strtok(line, ",\n"); tok && out->n < 32; tok = strtok(NULL, ",\n"))
+    snprintf(out->names[out->n++], sizeof out->names[0], "%s", tok);
+  while (fgets(line, sizeof line, f)) {
+    snprintf(last, sizeof last, "%s", line);
+    out->rows++;
+  }
+  fclose(f);
+  int k = 0;
+  for (char *tok = strtok(last, ",\n"); tok && k < 32; tok = strtok(NULL, ",\n")) out->v[k++] = strtod(tok, NULL);
+  ck_assert_int_eq(k, out->n);
+}
+
+static double column(const csv_last *c, const char *name) {
+  for (int i = 0; i < c->n; i++)
+    if (!strcmp(c->names[i], name)) return c->v[i];
+  ck_abort_msg("no column %s", name);
+  return 0;
+}
+
+START_TEST(epochs_csv_logs_test_loss) {
+  /* Figure 3a of the RMAN paper needs the test loss per epoch beside the
+   * training loss: epochs.csv has test_loss (mean cross-entropy on the test
+   * set, evaluation mode) and train_xent (the training cross-entropy
+   * without the RMAN term), and the summary reports both. */
+  nde_dataset *train = synthetic(48, 5), *test = synthetic(24, 6);
+  nde_model *m = tiny_model(3);
+  char *dir = tempdir();
+  nde_train_summary s;
+  nde_train_options t = tiny_train(dir, 2);
+  ck_assert_int_eq(nde_train_run(m, train, test, &t, &s), NDE_OK);
+  csv_last c;
+  read_last_row(dir, "epochs.csv", &c);
+  ck_assert_int_eq(c.rows, 2);
+  double err, loss, nfe;
+  double mean[4] = {0}, std[4] = {1, 1, 1, 1};
+  ck_assert_int_eq(nde_data_channel_stats(train, mean, std), NDE_OK);
+  ck_assert_int_eq(nde_train_evaluate_loss(m, test, mean, std, 0, &err, &loss, &nfe), NDE_OK);
+  printf("trainloop: test loss %.6f (logged %.6f), train xent %.6f, train loss %.6f\n", loss,
+         column(&c, "test_loss"), column(&c, "train_xent"), column(&c, "train_loss"));
+  ck_assert(loss > 0 && isfinite(loss));
+  ck_assert_double_eq_tol(column(&c, "test_loss"), loss, 1e-8 * (1 + loss));
+  ck_assert_double_eq_tol(s.test_loss, loss, 1e-12 * (1 + loss));
+  ck_assert_double_eq_tol(column(&c, "test_err"), err, 1e-9); /* %.10g in the log */
+  /* train_loss = train_xent + (alpha / n) sum E with E >= 0 */
+  ck_assert(column(&c, "train_xent") > 0);
+  ck_assert(column(&c, "train_xent") < column(&c, "train_loss"));
+  ck_assert_double_eq_tol(s.train_xent, column(&c, "train_xent"), 1e-8);
+  nde_model_free(m);
+  nde_dataset_free(train);
+  nde_dataset_free(test);
+  rmdir_all(dir);
+  free(dir);
+}
+END_TEST
+
+/* Rewrite dir/epochs.csv as an older nde wrote it: without the train_xent
+ * and test_loss columns. */
+static void strip_new_columns(const char *dir) {
+  char p[512], line[4096], out[16384] = "";
+  snprintf(p, sizeof p, "%s/epochs.csv", dir);
+  FILE *f = fopen(p, "r");
+  ck_assert_ptr_nonnull(f);
+  int drop[32] = {0}, first = 1;
+  while (fgets(line, sizeof line, f)) {
+    char row[4096] = "";
+    int k = 0;
+    for (char *tok = strtok(line, ",\n"); tok; tok = strtok(NULL, ",\n"), k++) {
+      if (first) drop[k] = !strcmp(tok, "train_xent") || !strcmp(tok, "test_loss");
+      if (drop[k]) continue;
+      if (row[0]) strcat(row, ",");
+      strcat(row, tok);
+    }
+    strcat(out, row);
+    strcat(out, "\n");
+    first = 0;
+  }
+  fclose(f);
+  f = fopen(p, "w");
+  ck_assert_ptr_nonnull(f);
+  fputs(out, f);
+  fclose(f);
+}
+
+/* Rewrite dir/checkpoint.ndeckpt without the meta keys train_xent and
+ * test_loss (a checkpoint of an older nde). */
+static void strip_new_meta(const char *dir) {
+  char p[512];
+  snprintf(p, sizeof p, "%s/checkpoint.ndeckpt", dir);
+  nde_ckpt *c;
+  ck_assert_int_eq(nde_ckpt_open(p, &c), NDE_OK);
+  nde_ckpt_writer *w;
+  ck_assert_int_eq(nde_ckpt_writer_create(&w), NDE_OK);
+  for (int i = 0; i < nde_ckpt_num_sections(c); i++) {
+    const char *name;
+    nde_ckpt_type type;
+    size_t n;
+    ck_assert_int_eq(nde_ckpt_section_at(c, i, &name, &type, &n), NDE_OK);
+    if (!strcmp(name, "meta")) {
+      const char *text;
+      ck_assert_int_eq(nde_ckpt_read_text(c, "meta", &text), NDE_OK);
+      char *copy = strdup(text);
+      for (char *l = strtok(copy, "\n"); l; l = strtok(NULL, "\n")) {
+        char *eq = strchr(l, '=');
+        ck_assert_ptr_nonnull(eq);
+        *eq = 0;
+        if (strcmp(l, "train_xent") && strcmp(l, "test_loss"))
+          ck_assert_int_eq(nde_ckpt_set_meta(w, l, eq + 1), NDE_OK);
+      }
+      free(copy);
+    } else if (type == NDE_CKPT_F32 || type == NDE_CKPT_F64) {
+      double *x = malloc((n ? n : 1) * sizeof *x);
+      ck_assert_int_eq(nde_ckpt_read_f64(c, name, x, n), NDE_OK);
+      ck_assert_int_eq(type == NDE_CKPT_F64 ? nde_ckpt_add_f64(w, name, x, n) : NDE_OK, NDE_OK);
+      if (type == NDE_CKPT_F32) {
+        float *y = malloc((n ? n : 1) * sizeof *y);
+        ck_assert_int_eq(nde_ckpt_read_f32(c, name, y, n), NDE_OK);
+        ck_assert_int_eq(nde_ckpt_add_f32(w, name, y, n), NDE_OK);
+        free(y);
+      }
+      free(x);
+    } else if (type == NDE_CKPT_I64) {
+      int64_t *x = malloc((n ? n : 1) * sizeof *x);
+      ck_assert_int_eq(nde_ckpt_read_i64(c, name, x, n), NDE_OK);
+      ck_assert_int_eq(nde_ckpt_add_i64(w, name, x, n), NDE_OK);
+      free(x);
+    } else if (type == NDE_CKPT_U64) {
+      uint64_t *x = malloc((n ? n : 1) * sizeof *x);
+      ck_assert_int_eq(nde_ckpt_read_u64(c, name, x, n), NDE_OK);
+      ck_assert_int_eq(nde_ckpt_add_u64(w, name, x, n), NDE_OK);
+      free(x);
+    } else {
+      ck_abort_msg("unexpected section %s", name);
+    }
+  }
+  nde_ckpt_free(c);
+  ck_assert_int_eq(nde_ckpt_writer_commit(w, p), NDE_OK);
+  nde_ckpt_writer_free(w);
+}
+
+START_TEST(resume_log_of_older_nde) {
+  /* A run started before epochs.csv had test_loss resumes: the log gets
+   * the new header, its old rows "nan" in the new columns, the new rows
+   * values; the parameters end as in an uninterrupted run. */
+  nde_dataset *train = synthetic(40, 7), *test = synthetic(16, 8);
+  char *da = tempdir(), *db = tempdir();
+  nde_model *a = tiny_model(2), *b = tiny_model(2);
+  nde_train_options ta = tiny_train(da, 2), tb = tiny_train(db, 2);
+  ck_assert_int_eq(nde_train_run(a, train, test, &ta, NULL), NDE_OK);
+  tb.stop_after = 1;
+  ck_assert_int_eq(nde_train_run(b, train, test, &tb, NULL), NDE_OK);
+  strip_new_columns(db);
+  strip_new_meta(db);
+  nde_model_free(b);
+  b = tiny_model(2);
+  tb.stop_after = 0;
+  tb.resume = 1;
+  nde_train_summary s;
+  ck_assert_msg(nde_train_run(b, train, test, &tb, &s) == NDE_OK, "%s", nde_last_error());
+  size_t np = nde_model_num_params(a);
+  ck_assert_int_eq(memcmp(nde_model_params(a), nde_model_params(b), np * sizeof(nde_real)), 0);
+  csv_last c;
+  read_last_row(db, "epochs.csv", &c);
+  ck_assert_int_eq(c.rows, 2);
+  ck_assert(isfinite(column(&c, "test_loss")) && column(&c, "test_loss") > 0);
+  ck_assert(isfinite(s.test_loss) && isfinite(s.train_xent));
+  char p[512], line[4096];
+  snprintf(p, sizeof p, "%s/epochs.csv", db);
+  FILE *f = fopen(p, "r");
+  ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
+  ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
+  fclose(f);
+  ck_assert_msg(strstr(line, ",nan") != NULL, "old row '%s' lacks nan", line);
+  nde_model_free(a);
+  nde_model_free(b);
+  nde_dataset_free(train);
+  nde_dataset_free(test);
+  rmdir_all(da);
+  rmdir_all(db);
+  free(da);
+  free(db);
+}
+END_TEST
+
 START_TEST(train_errors) {
   nde_dataset *train = synthetic(12, 4);
   nde_model *m = tiny_model(0);
@@ -165,6 +366,8 @@ Suite *trainloop_suite(void) {
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, loss_decreases_with_rman);
   tcase_add_test(tc, resume_equals_uninterrupted);
+  tcase_add_test(tc, epochs_csv_logs_test_loss);
+  tcase_add_test(tc, resume_log_of_older_nde);
   tcase_add_test(tc, train_errors);
   suite_add_tcase(s, tc);
   return s;
