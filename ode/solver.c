@@ -1,5 +1,6 @@
 /* The solver object: creation (everything allocated here), forward solves
  * over a batch (joint or per-sample), statistics. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,14 +103,23 @@ int nde_ode_create(nde_field *field, const nde_ode_options *opt, int max_batch, 
     ode->work = malloc(6 * (2 * Lmax + np) * sizeof(double));
     if (!ode->work) goto nomem;
     if (o.adjoint == NDE_ADJ_DIRECT) {
-      size_t n = (size_t)ode->nsteps_total * nde_rk_stages(o.method) * Lmax;
-      ode->store = malloc(n * sizeof(double));
+      /* steps x stages x state values, refused before it can wrap around */
+      const size_t per_step = (size_t)nde_rk_stages(o.method) * Lmax * sizeof(double);
+      const size_t steps = (size_t)ode->nsteps_total;
+      if (steps > SIZE_MAX / per_step) {
+        nde_ode_free(ode);
+        return nde_error(NDE_ERR_NOMEM,
+                         "nde_ode_create: the direct adjoint would store %zu steps of %zu bytes, "
+                         "more than memory can address (raise fixed_h)",
+                         steps, per_step);
+      }
+      ode->store = malloc(steps * per_step);
       if (!ode->store) {
         nde_ode_free(ode);
         return nde_error(NDE_ERR_NOMEM,
-                         "nde_ode_create: out of memory for the direct adjoint's %zu stored "
-                         "stage values",
-                         n);
+                         "nde_ode_create: out of memory for the direct adjoint's %zu steps of "
+                         "%zu bytes",
+                         steps, per_step);
       }
     }
   }

@@ -63,5 +63,13 @@ for adj in checkpoint backsolve; do
     fail=$((fail + 1))
   fi
 done
+# A fixed step so small that (T - t0) / fixed_h fits no integer: refused
+# before any stepping (it once wrapped to a negative count: no step taken,
+# a "passing" check, and a heap overflow in the direct adjoint's store).
+for sa in "euler direct" "euler backsolve" "rk4 direct" "rk4 backsolve"; do
+  set -- $sa
+  expect 1 "'$1' with fixed_h = 1e-300 needs 1e\+300 steps on \[0, 1\], more than max_steps" -- \
+    "$nde" gradcheck --field user --solver "$1" --adjoint "$2" --fixed-h 1e-300
+done
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
