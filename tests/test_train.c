@@ -1,5 +1,6 @@
 /* Check runner for train/: optimizers, schedules, checkpoints, CSV logs and
- * the progress line (tests/train/ holds the suites). */
+ * the progress line, data-shape checks of the loop (tests/train/ holds
+ * the suites). */
 #include <stdlib.h>
 
 #include "support/testutil.h"
@@ -10,6 +11,7 @@ Suite *ckpt_suite(void);
 Suite *ckpt_corrupt_suite(void);
 Suite *csv_suite(void);
 Suite *progress_suite(void);
+Suite *train_shape_suite(void);
 
 int main(void) {
   SRunner *sr = srunner_create(optim_suite());
@@ -18,6 +20,7 @@ int main(void) {
   srunner_add_suite(sr, ckpt_corrupt_suite());
   srunner_add_suite(sr, csv_suite());
   srunner_add_suite(sr, progress_suite());
+  srunner_add_suite(sr, train_shape_suite());
   srunner_run_all(sr, CK_NORMAL);
   int failed = srunner_ntests_failed(sr);
   srunner_free(sr);

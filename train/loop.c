@@ -50,10 +50,27 @@ static void join_path(char *buf, size_t cap, const char *dir, const char *name) 
   snprintf(buf, cap, "%s/%s", dir, name);
 }
 
+/* The model reads n * in.c * in.h * in.w values per batch and labels in
+ * [0, nclasses): data of another sample shape would be read past its end
+ * (or reinterpreted), so it is refused before any batch is made. */
+static int check_data(const nde_model *m, const nde_dataset *ds, const char *where,
+                      const char *which) {
+  const nde_model_options *mo = nde_model_get_options(m);
+  if (ds->c != mo->in.c || ds->h != mo->in.h || ds->w != mo->in.w)
+    return nde_error(NDE_ERR_SHAPE, "%s: %s is %dx%dx%d but the model expects %dx%dx%d", where,
+                     which, ds->c, ds->h, ds->w, mo->in.c, mo->in.h, mo->in.w);
+  if (ds->num_classes > mo->nclasses)
+    return nde_error(NDE_ERR_SHAPE, "%s: %s has %d classes but the model has %d", where, which,
+                     ds->num_classes, mo->nclasses);
+  return NDE_OK;
+}
+
 int nde_train_evaluate(nde_model *m, const nde_dataset *ds, const double *mean, const double *std,
                        int subset, double *err, double *nfe_f) {
   NDE_CHECK_NULL(m, "nde_train_evaluate");
   NDE_CHECK_NULL(ds, "nde_train_evaluate");
+  int rc = check_data(m, ds, "nde_train_evaluate", "data");
+  if (rc) return rc;
   nde_batch_options bo = nde_batch_options_default();
   bo.batch_size = nde_model_get_options(m)->max_batch;
   bo.shuffle = subset > 0; /* a fixed random subset when asked for one */
@@ -62,8 +79,7 @@ int nde_train_evaluate(nde_model *m, const nde_dataset *ds, const double *mean, 
   bo.std = std;
   bo.seed = 12345;
   nde_batch_iter *it;
-  int rc = nde_batch_iter_create(ds, &bo, &it);
-  if (rc) return rc;
+  if ((rc = nde_batch_iter_create(ds, &bo, &it))) return rc;
   nde_model_set_training(m, 0);
   long wrong = 0, total = 0, nfe = 0, nb = 0;
   nde_batch b;
@@ -169,11 +185,9 @@ int nde_train_run(nde_model *m, const nde_dataset *train, const nde_dataset *tes
   if (o->batch < 1 || o->batch > mo->max_batch)
     return nde_error(NDE_ERR_BATCH, "nde_train_run: batch %d outside [1, %d] (the model's max_batch)",
                      o->batch, mo->max_batch);
-  if (train->c != mo->in.c || train->h != mo->in.h || train->w != mo->in.w ||
-      (test && (test->c != train->c || test->h != train->h || test->w != train->w)))
-    return nde_error(NDE_ERR_SHAPE, "nde_train_run: data shape (%d,%d,%d) does not match the model input (%d,%d,%d)",
-                     train->c, train->h, train->w, mo->in.c, mo->in.h, mo->in.w);
-  int rc = nde_schedule_check(&o->schedule);
+  int rc = check_data(m, train, "nde_train_run", "training data");
+  if (!rc && test) rc = check_data(m, test, "nde_train_run", "test data");
+  if (!rc) rc = nde_schedule_check(&o->schedule);
   if (rc) return rc;
 
   char ckpt_path[4096], epochs_path[4096], batches_path[4096];
@@ -181,9 +195,20 @@ int nde_train_run(nde_model *m, const nde_dataset *train, const nde_dataset *tes
   join_path(epochs_path, sizeof epochs_path, o->out_dir, "epochs.csv");
   join_path(batches_path, sizeof batches_path, o->out_dir, "batches.csv");
 
-  double mean[4] = {0}, std[4] = {1, 1, 1, 1};
-  if (train->c > 4) return nde_error(NDE_ERR_SHAPE, "nde_train_run: at most 4 channels supported");
-  if ((rc = nde_data_channel_stats(train, mean, std))) return rc;
+  /* per-channel normalization: as many values as the data has channels */
+  double *mean = malloc((size_t)train->c * sizeof *mean);
+  double *std = malloc((size_t)train->c * sizeof *std);
+  if (!mean || !std) {
+    free(mean);
+    free(std);
+    return nde_error(NDE_ERR_NOMEM, "nde_train_run: no memory for %d channels' statistics",
+                     train->c);
+  }
+  if ((rc = nde_data_channel_stats(train, mean, std))) {
+    free(mean);
+    free(std);
+    return rc;
+  }
 
   nde_optim *opt = NULL;
   nde_batch_iter *it = NULL;
@@ -316,6 +341,8 @@ int nde_train_run(nde_model *m, const nde_dataset *train, const nde_dataset *tes
   sum.sec_per_epoch = sum.epochs_done ? sec_total / sum.epochs_done : 0;
   if (summary) *summary = sum;
 done:
+  free(mean);
+  free(std);
   nde_csv_free(ecsv);
   nde_csv_free(bcsv);
   nde_rman_stats_free(rst);

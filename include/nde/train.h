@@ -365,13 +365,19 @@ typedef struct nde_train_summary {
   int effective_attractors;               /* after the last epoch (0 without RMAN) */
 } nde_train_summary;
 
+/* Train and test sets must have the model's input shape (c, h, w) and at
+ * most its nclasses classes: NDE_ERR_SHAPE naming both shapes otherwise
+ * ("training data is 1x28x28 but the model expects 2x28x28"), before
+ * anything is written to out_dir. Any number of channels. */
 int nde_train_run(struct nde_model *m, const struct nde_dataset *train,
                   const struct nde_dataset *test, const nde_train_options *opt,
                   nde_train_summary *summary);
 
 /* Test error (fraction) and mean NFE-F per batch of a model on a dataset,
  * evaluation mode, batches of the model's max_batch. mean/std normalize
- * (may be NULL). */
+ * (may be NULL; else ds->c values each). Data of another shape than the
+ * model's input, or with more classes, gives NDE_ERR_SHAPE naming both
+ * ("data is 1x28x28 but the model expects 2x28x28"). */
 int nde_train_evaluate(struct nde_model *m, const struct nde_dataset *ds, const double *mean,
                        const double *std, int subset, double *err, double *nfe_f);
 
