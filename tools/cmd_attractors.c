@@ -5,6 +5,7 @@
  * the test set. --csv PREFIX also writes PREFIX_gram.csv and
  * PREFIX_strength.csv for plotting. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tools/args.h"
@@ -41,12 +42,14 @@ int nde_cmd_attractors(int argc, char **argv) {
   }
   args_free(&a);
   nde_model *m;
-  double mean[4], std[4];
-  int rc = tool_model_from_ckpt(path, 128, NULL, &m, mean, std);
+  double *mean, *std; /* one value per input channel of the checkpoint's model */
+  int rc = tool_model_from_ckpt(path, 128, NULL, &m, &mean, &std);
   if (rc) return tool_fail("attractors", rc);
   const nde_model_options *mo = nde_model_get_options(m);
   if (mo->attractors == 0) {
     fprintf(stderr, "nde attractors: %s was trained without RMAN (0 attractors)\n", path);
+    free(mean);
+    free(std);
     nde_model_free(m);
     return 1;
   }
@@ -54,6 +57,13 @@ int nde_cmd_attractors(int argc, char **argv) {
   nde_rman_stats *st = NULL;
   nde_batch_iter *it = NULL;
   rc = nde_data_load_fashion_mnist(data, 0, &test);
+  if (!rc && tool_check_data_shape("attractors", path, m, test)) {
+    nde_dataset_free(test);
+    free(mean);
+    free(std);
+    nde_model_free(m);
+    return 1;
+  }
   if (!rc) rc = nde_rman_stats_create(mo->width, mo->attractors, &mo->rman, &st);
   if (!rc) rc = nde_rman_stats_set_attractors(st, nde_model_attractors(m));
   nde_batch_options bo = nde_batch_options_default();
@@ -95,5 +105,7 @@ int nde_cmd_attractors(int argc, char **argv) {
   nde_rman_stats_free(st);
   nde_dataset_free(test);
   nde_model_free(m);
+  free(mean);
+  free(std);
   return rc ? tool_fail("attractors", rc) : 0;
 }

@@ -550,7 +550,19 @@ int nde_cmd_chnode(int argc, char **argv) {
   nde_dataset *train = NULL, *test = NULL;
   int rc = tool_load_fashion_mnist(data, &train, &test);
   if (rc) return tool_fail("chnode", rc);
-  double mean[1], std[1];
+  /* the classifiers read images of their input shape (1x28x28): another
+   * shape would be read past its end */
+  const nde_shape want = nde_ham_clf_options_default(NDE_HAM_CHNODE).in;
+  const nde_dataset *sets[2] = {train, test};
+  for (int k = 0; k < 2; k++)
+    if (sets[k]->c != want.c || sets[k]->h != want.h || sets[k]->w != want.w) {
+      fprintf(stderr, "nde chnode: the %s data are %dx%dx%d images, the models take %dx%dx%d\n",
+              k ? "test" : "training", sets[k]->c, sets[k]->h, sets[k]->w, want.c, want.h, want.w);
+      nde_dataset_free(train);
+      nde_dataset_free(test);
+      return 1;
+    }
+  double mean[1], std[1]; /* want.c == 1 channel */
   if ((rc = nde_data_channel_stats(train, mean, std))) {
     nde_dataset_free(train);
     nde_dataset_free(test);

@@ -2,6 +2,7 @@
  * be changed for the evaluation (e.g. --solver dopri5 on a model trained
  * with adams) to compare NFE on the same weights. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tools/args.h"
@@ -31,13 +32,15 @@ int nde_cmd_eval(int argc, char **argv) {
     return 2;
   }
   nde_model *m;
-  double mean[4], std[4];
+  double *mean, *std; /* one value per input channel of the checkpoint's model */
   probe.ode.adjoint = NDE_ADJ_NONE;
-  int rc = tool_model_from_ckpt(path, 128, override ? &probe.ode : NULL, &m, mean, std);
+  int rc = tool_model_from_ckpt(path, 128, override ? &probe.ode : NULL, &m, &mean, &std);
   args_free(&a);
   if (rc) return tool_fail("eval", rc);
   nde_dataset *test;
   if ((rc = nde_data_load_fashion_mnist(data, 0, &test))) {
+    free(mean);
+    free(std);
     nde_model_free(m);
     return tool_fail("eval", rc);
   }
@@ -53,5 +56,7 @@ int nde_cmd_eval(int argc, char **argv) {
   }
   nde_dataset_free(test);
   nde_model_free(m);
+  free(mean);
+  free(std);
   return rc ? tool_fail("eval", rc) : 0;
 }

@@ -43,9 +43,11 @@ static int measure_other_solver(nde_model *m, const nde_ode_options *ode, const 
   int rc = nde_model_create(&o, &m2);
   if (rc) return rc;
   memcpy(nde_model_params(m2), nde_model_params(m), nde_model_num_params(m) * sizeof(nde_real));
-  double mean[4] = {0}, std[4] = {1, 1, 1, 1};
+  /* one normalization value per channel of the data */
+  double *mean = malloc((size_t)train->c * sizeof *mean);
+  double *std = malloc((size_t)train->c * sizeof *std);
   nde_batch_iter *it = NULL;
-  rc = nde_data_channel_stats(train, mean, std);
+  rc = mean && std ? nde_data_channel_stats(train, mean, std) : NDE_ERR_NOMEM;
   nde_batch_options bo = nde_batch_options_default();
   bo.mean = mean;
   bo.std = std;
@@ -67,6 +69,8 @@ static int measure_other_solver(nde_model *m, const nde_ode_options *ode, const 
   }
   nde_batch_iter_free(it);
   nde_model_free(m2);
+  free(mean);
+  free(std);
   *nfe_f = k ? sf / k : 0;
   *nfe_b = k ? sb / k : 0;
   return rc;
@@ -154,9 +158,13 @@ int nde_cmd_table3(int argc, char **argv) {
         rc = nde_model_create(&o, &m2);
         if (!rc) {
           memcpy(nde_model_params(m2), nde_model_params(m), nde_model_num_params(m) * sizeof(nde_real));
-          double mean[4] = {0}, std[4] = {1, 1, 1, 1}, err;
-          nde_data_channel_stats(train, mean, std);
-          rc = nde_train_evaluate(m2, test, mean, std, test_subset, &err, &rows[r].other_test_f);
+          double *mean = malloc((size_t)train->c * sizeof *mean), err;
+          double *std = malloc((size_t)train->c * sizeof *std);
+          rc = mean && std ? nde_data_channel_stats(train, mean, std) : NDE_ERR_NOMEM;
+          if (!rc)
+            rc = nde_train_evaluate(m2, test, mean, std, test_subset, &err, &rows[r].other_test_f);
+          free(mean);
+          free(std);
           nde_model_free(m2);
         }
       }

@@ -258,6 +258,11 @@ int nde_ckpt_read_optim(const nde_ckpt *c, const char *name, nde_optim *opt);
 int nde_ckpt_meta(const nde_ckpt *c, const char *key, const char **value);
 int nde_ckpt_meta_int(const nde_ckpt *c, const char *key, int64_t *value);
 int nde_ckpt_meta_double(const nde_ckpt *c, const char *key, double *value);
+/* An integer meta value that must lie in [lo, hi] (a file is untrusted: a
+ * count or size must be checked before it becomes an int or sizes memory);
+ * NDE_ERR_FORMAT naming the file, the key, the value and the range. */
+int nde_ckpt_meta_int_in(const nde_ckpt *c, const char *key, int64_t lo, int64_t hi,
+                         int64_t *value);
 
 /* ======================================================================
  * Per-epoch CSV log. Every row is written and flushed as one piece, so a

@@ -3,6 +3,9 @@
 # problem), failures (exit 1 naming the file), and a real gradient check.
 set -u
 nde=$1
+mkckpt=${2:?usage: check.sh NDE CLI_MKCKPT}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
 fail=0 pass=0
 expect() { # expect CODE PATTERN -- command...
   local code=$1 pat=$2
@@ -63,6 +66,30 @@ for adj in checkpoint backsolve; do
     fail=$((fail + 1))
   fi
 done
+# Checkpoints of more input channels than the program's old fixed arrays
+# (4): 6 overflowed the stack, 64 died with SIGSEGV. Now the model is
+# rebuilt with all its channels and the Fashion-MNIST test set (1x28x28) is
+# refused by shape.
+for c in 6 64; do
+  if ! "$mkckpt" "$tmp/c$c.ndeckpt" $c 4; then
+    echo "FAIL: cli_mkckpt $c"
+    fail=$((fail + 1))
+    continue
+  fi
+  expect 1 "data is 1x28x28 but the model expects ${c}x28x28" -- "$nde" eval "$tmp/c$c.ndeckpt"
+  expect 1 "expects ${c}x28x28 images, the data are 1x28x28" -- "$nde" attractors "$tmp/c$c.ndeckpt"
+  expect 1 "expects ${c}x28x28 images, the test set has 1x28x28" -- "$nde" odespectrum "$tmp/c$c.ndeckpt"
+done
+# Meta values of an untrusted checkpoint are range-checked before use.
+"$mkckpt" "$tmp/huge_c.ndeckpt" 1 4 in_c=4294967302 &&
+  expect 1 "meta 'in_c' = 4294967302 outside \[1, 4096\]" -- "$nde" eval "$tmp/huge_c.ndeckpt"
+"$mkckpt" "$tmp/neg_w.ndeckpt" 1 4 width=-3 &&
+  expect 1 "meta 'width' = -3 outside \[1, " -- "$nde" attractors "$tmp/neg_w.ndeckpt"
+"$mkckpt" "$tmp/big_att.ndeckpt" 1 4 attractors=2147483648 &&
+  expect 1 "meta 'attractors' = 2147483648 outside \[0, 2147483647\]" -- "$nde" odespectrum "$tmp/big_att.ndeckpt"
+# and the checkpoint of the right shape still evaluates
+"$mkckpt" "$tmp/c1.ndeckpt" 1 4 &&
+  expect 0 "test_samples: 200 test_err: " -- "$nde" eval "$tmp/c1.ndeckpt" --subset 200
 # A fixed step so small that (T - t0) / fixed_h fits no integer: refused
 # before any stepping (it once wrapped to a negative count: no step taken,
 # a "passing" check, and a heap overflow in the direct adjoint's store).
