@@ -6,6 +6,7 @@
  * a resumed run replays exactly the batches an uninterrupted run would see. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,13 +161,14 @@ static int load_checkpoint(const char *path, nde_model *m, nde_optim *opt, int *
   if (!rc && nstate) rc = nde_ckpt_read_real(c, "state", state, nstate);
   if (!rc) rc = nde_ckpt_read_optim(c, "optim", opt);
   if (!rc) rc = nde_ckpt_read_rng(c, "data_rng", data_rng);
-  if (!rc) rc = nde_ckpt_meta_int(c, "epoch", &ep);
+  if (!rc) rc = nde_ckpt_meta_int_in(c, "epoch", 0, INT_MAX, &ep); /* untrusted, becomes an int */
   double v[8] = {0};
   for (int i = 0; i < 8 && !rc; i++) rc = nde_ckpt_meta_double(c, sum_keys[i], &v[i]);
   if (!rc) {
     sum->train_loss = v[0], sum->train_err = v[1], sum->test_err = v[2], sum->nfe_f = v[3];
     sum->nfe_b = v[4], sum->test_nfe_f = v[5], *seconds_total = v[6];
-    sum->effective_attractors = (int)v[7];
+    /* a count read back as a double: in range before it becomes an int */
+    sum->effective_attractors = v[7] >= 0 && v[7] <= INT_MAX ? (int)v[7] : 0;
   }
   nde_ckpt_free(c);
   if (rc) return nde_error_wrap(rc, "resume from %s: ", path);
