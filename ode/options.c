@@ -109,12 +109,17 @@ long nde_fixed_leg_steps(const nde_ode_options *o, const double *tout, int nout,
 /* The fixed-step count summed over the output legs, refused (NDE_ERR_MAXSTEPS)
  * beyond max_steps: a count that no long holds (fixed_h = 1e-300 asks for
  * 1e300 steps) must never reach the stepper or the direct adjoint's store. */
-static int check_fixed_steps(const nde_ode_options *o, const char *w) {
+double nde_fixed_steps_needed(const nde_ode_options *o) {
   const double *tout = o->nout ? o->tout : &o->T;
   const int nout = o->nout ? o->nout : 1;
   double total = 0;
   for (int k = 0; k < nout; k++)
     total += leg_steps(tout[k] - (k == 0 ? o->t0 : tout[k - 1]), o->fixed_h);
+  return total;
+}
+
+static int check_fixed_steps(const nde_ode_options *o, const char *w) {
+  const double total = nde_fixed_steps_needed(o);
   if (!(total <= (double)o->max_steps) || !(total < 0x1p63))
     return nde_error(NDE_ERR_MAXSTEPS,
                      "%s: '%s' with fixed_h = %g needs %.6g steps on [%g, %g], more than "
@@ -142,6 +147,17 @@ static int check_finite_options(const nde_ode_options *o, const char *w) {
 
 int nde_ode_check_options(const nde_ode_options *o, const nde_field *field) {
   const char *w = "nde_ode_create";
+  int rc = nde_ode_check_values(o, w);
+  if (rc) return rc;
+  if (o->adjoint != NDE_ADJ_NONE && !nde_field_has_vjp(field))
+    return nde_error(NDE_ERR_ARG,
+                     "%s: adjoint '%s' needs a vector-Jacobian product but the user field has no "
+                     "vjp callback (use adjoint 'none' to only solve)",
+                     w, adjoint_names[o->adjoint]);
+  return NDE_OK;
+}
+
+int nde_ode_check_values(const nde_ode_options *o, const char *w) {
   if (o->method < 0 || o->method >= NMETHODS)
     return nde_error(NDE_ERR_KIND, "%s: unknown method %d", w, o->method);
   if (o->batch_mode != NDE_BATCH_JOINT && o->batch_mode != NDE_BATCH_PER_SAMPLE)
@@ -203,11 +219,6 @@ int nde_ode_check_options(const nde_ode_options *o, const nde_field *field) {
                      w, method_names[o->method]);
   rc = nde_adjoint_supported(o->method, o->adjoint);
   if (rc) return nde_error_wrap(rc, "%s: ", w);
-  if (o->adjoint != NDE_ADJ_NONE && !nde_field_has_vjp(field))
-    return nde_error(NDE_ERR_ARG,
-                     "%s: adjoint '%s' needs a vector-Jacobian product but the user field has no "
-                     "vjp callback (use adjoint 'none' to only solve)",
-                     w, adjoint_names[o->adjoint]);
   if (is_fixed(o->method)) return check_fixed_steps(o, w);
   return NDE_OK;
 }

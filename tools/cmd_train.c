@@ -88,6 +88,17 @@ int nde_cmd_train(int argc, char **argv) {
   if ((rc = tool_load_fashion_mnist(job.data_dir, &train, &test))) return tool_fail("train", rc);
   /* the model takes the data's image shape (ResNet-20..56 default to CIFAR's 3x32x32) */
   job.model.in = nde_shape_chw(train->c, train->h, train->w);
+  /* A batch whose memory cannot fit is refused here, naming the option,
+   * before anything batch-sized is allocated. */
+  size_t need = 0, avail = nde_memory_available();
+  if (!nde_model_memory_estimate(&job.model, &need) && need > avail) {
+    const double gib = 1024.0 * 1024.0 * 1024.0;
+    fprintf(stderr, "nde train: --batch %d needs about %.1f GiB, %.1f GiB available\n",
+            job.train.batch, need / gib, avail / gib);
+    nde_dataset_free(train);
+    nde_dataset_free(test);
+    return 1;
+  }
   nde_train_summary sum;
   size_t np = 0;
   rc = tool_train_job_run(&job, train, test, &sum, &np, NULL);

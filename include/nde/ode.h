@@ -234,9 +234,23 @@ typedef struct nde_ode nde_ode;
 
 /* Create a solver for `field` (borrowed: it must outlive the solver) and
  * batches of at most max_batch samples (<= nde_field_max_batch). Options
- * are checked (tolerances > 0, t0 < T, increasing output times, supported
- * method/adjoint pair) and copied; opt may be NULL for the defaults. */
+ * are checked (every real value finite, tolerances >= 0 and not both 0,
+ * t0 < T, increasing output times, a fixed-step count within max_steps,
+ * supported method/adjoint pair) and copied; opt may be NULL for the
+ * defaults. NDE_ERR_NOMEM when the solver's memory
+ * (nde_ode_memory_estimate) exceeds nde_memory_available(). */
 int nde_ode_create(nde_field *field, const nde_ode_options *opt, int max_batch, nde_ode **out);
+
+/* Bytes a solver with these options allocates for fields of dim values per
+ * sample and nparams parameters at max_batch (opt NULL: the defaults): nde's
+ * buffers and SUNDIALS's vectors as SUNDIALS allocates them (the
+ * checkpointed adjoint reserves checkpoint_steps + 1 interpolation points
+ * at the first forward solve, of which a solve touches one per step, so the
+ * resident part can be much smaller). nde_ode_create refuses a solver whose
+ * estimate exceeds nde_memory_available() with NDE_ERR_NOMEM. Options are
+ * checked as at create (the field's vjp aside). */
+int nde_ode_memory_estimate(const nde_ode_options *opt, size_t dim, size_t nparams, int max_batch,
+                            size_t *bytes);
 void nde_ode_free(nde_ode *ode);
 
 /* The options in force (output times point into the solver's copy). */

@@ -90,6 +90,21 @@ done
 # and the checkpoint of the right shape still evaluates
 "$mkckpt" "$tmp/c1.ndeckpt" 1 4 &&
   expect 0 "test_samples: 200 test_err: " -- "$nde" eval "$tmp/c1.ndeckpt" --subset 200
+# A batch whose memory cannot fit is refused at once with the estimate
+# (under a 2 GB address-space limit --batch 3000 died with SIGSEGV inside
+# SUNDIALS's N_VClone; --batch 8000 under 6 GB spun for minutes in
+# OpenBLAS's allocator). A build that cannot even start under such a limit
+# (AddressSanitizer reserves terabytes) cannot run this check.
+if bash -c 'ulimit -v 2000000 && "$0" version' "$nde" >/dev/null 2>&1; then
+  for lim_b in "2000000 3000" "6000000 8000"; do
+    set -- $lim_b
+    expect 1 "nde train: --batch $2 needs about [0-9.]+ GiB, [0-9.]+ GiB available" -- \
+      timeout 60 bash -c 'ulimit -v "$1" && exec "$0" train --out "$2" --batch "$3" --subset "$3" --epochs 1' \
+      "$nde" "$1" "$tmp/batch$2" "$2"
+  done
+else
+  echo "note: '$nde' does not start under ulimit -v 2000000; the huge-batch check needs it"
+fi
 # A fixed step so small that (T - t0) / fixed_h fits no integer: refused
 # before any stepping (it once wrapped to a negative count: no step taken,
 # a "passing" check, and a heap overflow in the direct adjoint's store).
