@@ -35,7 +35,7 @@ int nde_cmd_attractors(int argc, char **argv) {
   }
   int bad = 0;
   const char *path = a.positional[0], *data = args_str(&a, "data", NULL), *csv = args_str(&a, "csv", NULL);
-  int subset = (int)args_long(&a, "subset", 0, &bad);
+  int subset = args_int(&a, "subset", 0, &bad);
   if (bad || args_finish(&a)) {
     args_free(&a);
     return 2;

@@ -22,7 +22,7 @@ int nde_cmd_eval(int argc, char **argv) {
   }
   int bad = 0;
   const char *path = a.positional[0], *data = args_str(&a, "data", NULL);
-  int subset = (int)args_long(&a, "subset", 0, &bad);
+  int subset = args_int(&a, "subset", 0, &bad);
   nde_model_options probe = nde_model_options_default(NDE_MODEL_ODENET);
   int override = args_str(&a, "solver", NULL) || args_str(&a, "rtol", NULL) || args_str(&a, "atol", NULL);
   /* args_str marked them used; re-read through the shared parser */

@@ -27,6 +27,10 @@ expect 2 "--out DIR is required" -- "$nde" train
 expect 2 "unknown option or stray value '--bogus'" -- "$nde" train --out /tmp/x --bogus 1
 expect 2 "--epochs expects an integer, got 'five'" -- "$nde" train --out /tmp/x --epochs five
 expect 2 "unknown model 'resnet7'" -- "$nde" train --out /tmp/x --model resnet7
+# integers beyond an int are refused, not truncated (4294967297 was batch 1)
+expect 2 "--batch expects an integer in \[-2147483648, 2147483647\], got '4294967297'" -- \
+  "$nde" train --out /tmp/x --batch 4294967297
+expect 2 "--subset expects an integer in .*, got '-9999999999'" -- "$nde" eval /tmp/x --subset -9999999999
 expect 2 "unknown --field 'cnn'" -- "$nde" gradcheck --field cnn
 expect 1 "/nonexistent/ckpt" -- "$nde" eval /nonexistent/ckpt
 expect 1 "/nonexistent/ckpt" -- "$nde" attractors /nonexistent/ckpt
