@@ -34,6 +34,16 @@ static double arkode_vectors(const nde_ode_options *o) {
   return (o->method == NDE_ODE_DOPRI5 ? 7 : 4) + 10;
 }
 
+/* What one SUNDIALS vector costs beside its n values, in doubles: the
+ * N_Vector and its content, and the copy of the operation table every
+ * clone carries (about 70 pointers), with malloc's headers: about 1 KiB. It
+ * dominates for small states with many stored points (a checkpoint_steps of
+ * 10^8 at one state value would clone 10^8 vectors, 100 GB). */
+enum { VEC_OVERHEAD = 128 };
+
+/* k vectors of n values, in doubles. */
+static double vecs(double k, double n) { return k * (n + VEC_OVERHEAD); }
+
 /* Doubles the SUNDIALS engines hold for integrations of L state values
  * (L = m * dim) with np parameters; nde's own vectors (y, ysave, yB, q)
  * included. */
@@ -41,21 +51,21 @@ static double engine_values(const nde_ode_options *o, double L, double np) {
   double v = 0;
   if (is_cvodes(o->method)) {
     const double qmax = o->method == NDE_ODE_ADAMS ? 12 : 5;
-    v += L * (1 + cvodes_vectors(o));
+    v += vecs(1 + cvodes_vectors(o), L);
     if (o->adjoint == NDE_ADJ_CHECKPOINT) {
       /* The interpolation data (CVodeAdjInit: checkpoint_steps + 1 points of
        * y, and y' for Hermite, all cloned at the first CVodeF), one
        * checkpoint's Nordsieck copy, then the backward problem with its
        * parameter quadrature. */
       const double per_point = o->interp == NDE_INTERP_HERMITE ? 2 : 1;
-      v += L * ((double)o->checkpoint_steps + 1) * per_point + L * (qmax + 3);
-      v += L * (1 + cvodes_vectors(o) + 2) + np * (1 + cvodes_quad_vectors(o));
+      v += vecs(((double)o->checkpoint_steps + 1) * per_point, L) + vecs(qmax + 3, L);
+      v += vecs(1 + cvodes_vectors(o) + 2, L) + vecs(1 + cvodes_quad_vectors(o), np);
     } else if (o->adjoint == NDE_ADJ_BACKSOLVE) {
-      v += 2 * L * (1 + cvodes_vectors(o)) + np * (1 + cvodes_quad_vectors(o));
+      v += vecs(1 + cvodes_vectors(o), 2 * L) + vecs(1 + cvodes_quad_vectors(o), np);
     }
   } else if (is_ark(o->method)) {
-    v += L * (2 + arkode_vectors(o));
-    if (o->adjoint == NDE_ADJ_BACKSOLVE) v += (2 * L + np) * (2 + arkode_vectors(o));
+    v += vecs(2 + arkode_vectors(o), L);
+    if (o->adjoint == NDE_ADJ_BACKSOLVE) v += vecs(2 + arkode_vectors(o), 2 * L + np);
   }
   return v;
 }

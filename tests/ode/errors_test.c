@@ -366,6 +366,41 @@ START_TEST(nonfinite_options_refused) {
 }
 END_TEST
 
+/* checkpoint_steps sizes CVODES's interpolation store (checkpoint_steps + 1
+ * cloned vectors at the first forward solve): LONG_MAX wrapped CVODES's
+ * allocation size and the process was killed, 10^8 took minutes and 100 GB
+ * for a one-value state. Such stores are refused at create by the memory
+ * estimate, naming both figures; ordinary values still solve. */
+START_TEST(huge_checkpoint_store_refused) {
+  const long steps[2] = {LONG_MAX, 100000000L};
+  for (int k = 0; k < 2; k++) {
+    nde_ode_options o = nde_ode_options_default();
+    o.checkpoint_steps = steps[k];
+    double yT;
+    ck_assert_int_eq(decay_solve(&o, &yT), NDE_ERR_NOMEM);
+    ck_assert_msg(strstr(nde_last_error(), "needs about") &&
+                      strstr(nde_last_error(), "GiB available"),
+                  "%s", nde_last_error());
+  }
+  nde_ode_options o = nde_ode_options_default();
+  o.checkpoint_steps = 1000;
+  double yT;
+  ck_assert_int_eq(decay_solve(&o, &yT), NDE_OK);
+  ck_assert_double_eq_tol(yT, exp(-1), 1e-2);
+  /* the estimate itself: larger stores cost more, bad options are refused */
+  size_t a, b;
+  o = nde_ode_options_default();
+  ck_assert_int_eq(nde_ode_memory_estimate(&o, 100, 10, 4, &a), NDE_OK);
+  o.checkpoint_steps = 200;
+  ck_assert_int_eq(nde_ode_memory_estimate(&o, 100, 10, 4, &b), NDE_OK);
+  ck_assert_msg(b > a + (size_t)100 * 4 * 100 * 8, "%zu vs %zu", b, a);
+  ck_assert_int_eq(nde_ode_memory_estimate(&o, 100, 10, 4, NULL), NDE_ERR_NULL);
+  ck_assert_int_eq(nde_ode_memory_estimate(&o, 100, 10, 0, &a), NDE_ERR_ARG);
+  o.rtol = NAN;
+  ck_assert_int_eq(nde_ode_memory_estimate(&o, 100, 10, 4, &a), NDE_ERR_ARG);
+}
+END_TEST
+
 START_TEST(names_round_trip) {
   for (int m = NDE_ODE_ADAMS; m <= NDE_ODE_RK4; m++) {
     int back = -1;
@@ -400,6 +435,7 @@ Suite *ode_errors_suite(void) {
   tcase_add_test(tc, names_round_trip);
   tcase_add_test(tc, fixed_step_count_overflow);
   tcase_add_test(tc, nonfinite_options_refused);
+  tcase_add_test(tc, huge_checkpoint_store_refused);
   suite_add_tcase(s, tc);
   return s;
 }
