@@ -91,7 +91,7 @@ int nde_ode_memory_estimate(const nde_ode_options *opt, size_t dim, size_t npara
   if (max_batch < 1 || dim < 1)
     return nde_error(NDE_ERR_ARG, "nde_ode_memory_estimate: max_batch %d and dim %zu must be >= 1",
                      max_batch, dim);
-  int rc = nde_ode_check_values(&o, "nde_ode_memory_estimate");
+  int rc = nde_ode_check_values(&o, "ODE options");
   if (rc) return rc;
   const double Lmax = (double)max_batch * (double)dim, np = (double)nparams;
   const double L = o.batch_mode == NDE_BATCH_JOINT ? Lmax : (double)dim;
