@@ -55,7 +55,10 @@ START_TEST(estimate_scales_with_the_batch) {
   o.ode.batch_mode = NDE_BATCH_PER_SAMPLE;
   size_t per;
   ck_assert_int_eq(nde_model_memory_estimate(&o, &per), NDE_OK);
-  ck_assert_msg(per < e[3] / 4, "per-sample %zu, joint %zu", per, e[3]);
+  ck_assert_msg(
+      per + (size_t)100 * 512 * 2304 * sizeof(double) < e[3],
+      "per-sample %zu, joint %zu: the joint solver's 100+ batch-sized vectors are missing", per,
+      e[3]);
   /* ResNet-6 holds no solver: a fraction of the ODE-Net's */
   o = nde_model_options_default(NDE_MODEL_RESNET6);
   o.max_batch = 512;
