@@ -99,7 +99,7 @@ done
 # SUNDIALS's N_VClone; --batch 8000 under 6 GB spun for minutes in
 # OpenBLAS's allocator). A build that cannot even start under such a limit
 # (AddressSanitizer reserves terabytes) cannot run this check.
-if bash -c 'ulimit -v 2000000 && "$0" version' "$nde" >/dev/null 2>&1; then
+if (bash -c 'ulimit -v 2000000 && "$0" version' "$nde"; exit $?) >/dev/null 2>&1; then
   for lim_b in "2000000 3000" "6000000 8000"; do
     set -- $lim_b
     expect 1 "nde train: --batch $2 needs about [0-9.]+ GiB, [0-9.]+ GiB available" -- \
