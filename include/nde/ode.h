@@ -164,14 +164,16 @@ typedef enum nde_seminorm_kind {
 typedef struct nde_ode_options {
   int method;          /* nde_ode_method, NDE_ODE_ADAMS */
   int batch_mode;      /* nde_batch_mode, NDE_BATCH_JOINT */
-  double rtol, atol;   /* scalar tolerances of adaptive methods, 1e-3 and 1e-3 */
+  double rtol, atol;   /* scalar tolerances of adaptive methods, 1e-3 and 1e-3
+                          (finite, >= 0, not both 0) */
   long max_steps;      /* max internal steps per output interval (adaptive) or per
                           solve (fixed), 10000 */
   double h0;           /* first step size, 0: the solver's estimate */
   double hmin;         /* minimum step size, 0: none */
   double hmax;         /* maximum step size, 0: none */
   double fixed_h;      /* EULER/RK4: step size, 0.1; each output interval is cut
-                          into ceil(length / fixed_h) equal steps */
+                          into ceil(length / fixed_h) equal steps, whose total
+                          must not exceed max_steps (NDE_ERR_MAXSTEPS at create) */
   double t0, T;        /* integration interval, 0 and 1 (T > t0) */
   int nout;            /* number of output times, 0: just T */
   const double *tout;  /* nout increasing times in (t0, T], tout[nout-1] == T;
