@@ -12,9 +12,12 @@
  * every model, which is what RMAN and the linear layer see.
  *
  * The stem runs in chunks on several threads: models/stem.c. */
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/memory_impl.h"
 #include "models/model_impl.h"
 
 /* Blocks per stage of a pre-activation CIFAR ResNet (depth 6n + 2), 0 for
@@ -137,40 +140,125 @@ static void bind_slice(nde_model *m, nde_net *net, size_t *off) {
   *off += nde_net_num_params(net);
 }
 
+/* The option checks shared by create and the memory estimate. */
+static int check_options(const nde_model_options *opt, const char *where) {
+  const int pn = preact_n(opt->kind);
+  if (opt->kind != NDE_MODEL_ODENET && opt->kind != NDE_MODEL_RESNET6 && !pn)
+    return nde_error(NDE_ERR_KIND, "%s: unknown model kind %d", where, opt->kind);
+  if (opt->nclasses < 2 || opt->width < 1 || opt->groups < 1 || opt->attractors < 0 ||
+      opt->max_batch < 1)
+    return nde_error(NDE_ERR_ARG,
+                     "%s: need nclasses >= 2, width >= 1, groups >= 1, "
+                     "attractors >= 0, max_batch >= 1 (got %d, %d, %d, %d, %d)",
+                     where, opt->nclasses, opt->width, opt->groups, opt->attractors,
+                     opt->max_batch);
+  if (opt->threads < 0 || opt->threads > NDE_MAX_SLICES)
+    return nde_error(NDE_ERR_ARG, "%s: threads %d outside [0, %d]", where, opt->threads,
+                     NDE_MAX_SLICES);
+  if (pn && opt->width % 4)
+    return nde_error(NDE_ERR_ARG,
+                     "%s: %s needs a width divisible by 4 (stages of width/4, "
+                     "width/2 and width channels; got %d)",
+                     where, nde_model_kind_name(opt->kind), opt->width);
+  return NDE_OK;
+}
+
+/* Threads the model runs its slices on (create's rule). */
+static int model_threads(const nde_model_options *opt) {
+  int T = opt->threads ? opt->threads : nde_blas_threads();
+  if (T > NDE_MAX_SLICES) T = NDE_MAX_SLICES;
+  if (T > opt->max_batch) T = opt->max_batch;
+  return T < 1 ? 1 : T;
+}
+
+/* The solver options the ODE block uses (create copies them so). */
+static nde_ode_options block_ode_options(const nde_model_options *opt) {
+  nde_ode_options o = opt->ode;
+  o.tout = NULL;
+  o.nout = 0;
+  return o;
+}
+
+int nde_model_memory_estimate(const nde_model_options *opt, size_t *bytes) {
+  static const char *where = "nde_model_memory_estimate";
+  NDE_CHECK_NULL(bytes, where);
+  *bytes = 0;
+  NDE_CHECK_NULL(opt, where);
+  int rc = check_options(opt, where);
+  if (rc) return rc;
+  const int pn = preact_n(opt->kind), B = opt->max_batch, T = model_threads(opt);
+  /* The networks at batch 1 give the shapes and the memory per sample
+   * without the batch-sized allocation this estimate is there to check. */
+  nde_net *stem = NULL, *body = NULL, *head = NULL;
+  rc = pn ? nde_net_create_preact_resnet_stem(opt->in, opt->width / 4, 1, &stem)
+          : nde_net_create_odenet_stem(opt->in, opt->width, opt->groups, 1, &stem);
+  nde_shape st = rc ? opt->in : nde_net_out_shape(stem);
+  if (!rc && opt->kind == NDE_MODEL_ODENET)
+    rc = nde_net_create_odefunc(st, opt->groups, 1, &body);
+  else if (!rc && pn)
+    rc = nde_net_create_preact_resnet_trunk(st, pn, 1, &body);
+  else if (!rc)
+    rc = nde_net_create_resnet6_body(st, opt->groups, 1, &body);
+  if (!rc && pn) {
+    const nde_layer_spec pool = nde_spec_avgpool();
+    rc = nde_net_create(nde_net_out_shape(body), 1, &pool, 1, &head);
+  } else if (!rc) {
+    rc = nde_net_create_odenet_head_features(st, opt->groups, 1, &head);
+  }
+  if (!rc) {
+    const double real = sizeof(nde_real), D = (double)nde_shape_numel(st);
+    const double K = opt->nclasses, W = opt->width, in = (double)nde_shape_numel(opt->in);
+    const int SC = B < STEM_CHUNK ? B : STEM_CHUNK, SB = (SC + T - 1) / T;
+    const double np_body = (double)nde_net_num_params(body);
+    const double np = (double)nde_net_num_params(stem) + np_body +
+                      (double)nde_net_num_params(head) + (W + 1) * K + (double)opt->attractors * W;
+    /* stem copies (chunk by chunk), body slices (T of ceil(B / T)), head
+     * and linear layer, parameters with their gradients and per-thread
+     * gradient copies, the buffers hT, dh, dlogits, dfeat, and the input
+     * when the stem recomputes it */
+    double b = (double)T * SB * nde_net_sample_bytes(stem);
+    b += ((double)B + T) * nde_net_sample_bytes(body);
+    b += (double)B * (nde_net_sample_bytes(head) + 4 * (W + K) * real);
+    b += (2.0 + 2 * T) * np * real;
+    b += (double)B * (2 * D + K + W) * real;
+    if (B > SB * T) b += (double)B * in * real;
+    if (opt->kind == NDE_MODEL_ODENET) {
+      const nde_ode_options oo = block_ode_options(opt);
+      size_t ob = 0;
+      rc = nde_ode_memory_estimate(&oo, (size_t)D, (size_t)np_body, B, &ob);
+      b += 2.0 * B * D * sizeof(double) + np_body * sizeof(double) + (double)ob; /* y0, yT, g */
+    }
+    *bytes = b < (double)SIZE_MAX ? (size_t)b : SIZE_MAX;
+  }
+  nde_net_free(stem);
+  nde_net_free(body);
+  nde_net_free(head);
+  return rc ? nde_error_wrap(rc, "model %s: ", nde_model_kind_name(opt->kind)) : NDE_OK;
+}
+
 int nde_model_create(const nde_model_options *opt, nde_model **out) {
   NDE_CHECK_NULL(out, "nde_model_create");
   *out = NULL;
   NDE_CHECK_NULL(opt, "nde_model_create");
   const int pn = preact_n(opt->kind);
-  if (opt->kind != NDE_MODEL_ODENET && opt->kind != NDE_MODEL_RESNET6 && !pn)
-    return nde_error(NDE_ERR_KIND, "nde_model_create: unknown model kind %d", opt->kind);
-  if (opt->nclasses < 2 || opt->width < 1 || opt->groups < 1 || opt->attractors < 0 ||
-      opt->max_batch < 1)
-    return nde_error(NDE_ERR_ARG,
-                     "nde_model_create: need nclasses >= 2, width >= 1, groups >= 1, "
-                     "attractors >= 0, max_batch >= 1 (got %d, %d, %d, %d, %d)",
-                     opt->nclasses, opt->width, opt->groups, opt->attractors, opt->max_batch);
-  if (opt->threads < 0 || opt->threads > NDE_MAX_SLICES)
-    return nde_error(NDE_ERR_ARG, "nde_model_create: threads %d outside [0, %d]", opt->threads,
-                     NDE_MAX_SLICES);
-  if (pn && opt->width % 4)
-    return nde_error(NDE_ERR_ARG,
-                     "nde_model_create: %s needs a width divisible by 4 (stages of width/4, "
-                     "width/2 and width channels; got %d)",
-                     nde_model_kind_name(opt->kind), opt->width);
+  int rc = check_options(opt, "nde_model_create");
+  if (rc) return rc;
+  /* Refuse a batch that cannot fit before anything batch-sized exists. */
+  size_t need = 0;
+  if ((rc = nde_model_memory_estimate(opt, &need))) return rc;
+  char what[128];
+  snprintf(what, sizeof what, "nde_model_create: %s at max_batch %d",
+           nde_model_kind_name(opt->kind), opt->max_batch);
+  if ((rc = nde_memory_check(need, what))) return rc;
   nde_model *m = calloc(1, sizeof *m);
   if (!m) return nde_error(NDE_ERR_NOMEM, "nde_model_create: out of memory");
   m->opt = *opt;
-  m->opt.ode.tout = NULL; /* the model always uses the single output time T */
-  m->opt.ode.nout = 0;
+  m->opt.ode = block_ode_options(opt); /* the model always uses the single output time T */
   const int B = opt->max_batch;
-  m->threads = opt->threads ? opt->threads : nde_blas_threads();
-  if (m->threads > NDE_MAX_SLICES) m->threads = NDE_MAX_SLICES;
-  if (m->threads > B) m->threads = B;
+  m->threads = model_threads(opt);
   const int T = m->threads;
   /* One stem network per thread, STEM_CHUNK samples in all (models/stem.c). */
   const int SC = B < STEM_CHUNK ? B : STEM_CHUNK, SB = (SC + T - 1) / T;
-  int rc = 0;
   for (m->nstem = 0; m->nstem < T && !rc; m->nstem++)
     rc = pn ? nde_net_create_preact_resnet_stem(opt->in, opt->width / 4, SB,
                                                 &m->stem_rep[m->nstem])

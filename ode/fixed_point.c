@@ -134,8 +134,8 @@ SUNNonlinearSolver nde_nls_fixed_point(N_Vector tmpl, SUNContext ctx) {
   s->content = c;
   if (c) {
     c->maxiters = 3; /* SUNDIALS's default; CVODES sets its own */
-    c->gy = N_VClone(tmpl);
-    c->delta = N_VClone(tmpl);
+    c->gy = nde_nvec_clone(tmpl);
+    c->delta = nde_nvec_clone(tmpl);
   }
   if (!c || !c->gy || !c->delta) {
     fp_free(s);

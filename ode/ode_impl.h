@@ -160,6 +160,9 @@ N_Vector nde_nvec(nde_ode *ode, size_t len);
 /* Replace v's operation table by optimized kernels (clones inherit it). */
 void nde_nvec_use_fast_ops(N_Vector v);
 void nde_nvec_free(N_Vector *v);
+/* A clone of w (same operations, uninitialized data), NULL when the
+ * allocation fails; use instead of N_VClone, which crashes then. */
+N_Vector nde_nvec_clone(N_Vector w);
 /* Fused kernels (ode/nvector_fast.c) for nde's SUNDIALS plug-ins:
  * w = 1 / (rtol |y| + atol), -1 if any denominator is <= 0 (as CVODES's own
  * error weights); and delta = g - y followed by y = g. */
@@ -228,9 +231,24 @@ int nde_ode_forward_batch(nde_ode *ode, int n, const double *y0, double *yout, i
 static inline double nde_ode_leg_start(const nde_ode *ode, int k) {
   return k == 0 ? ode->opt.t0 : ode->tout[k - 1];
 }
-/* Check the options, including the method/adjoint pair (ode/options.c). */
+/* Check the options, including the method/adjoint pair and the field's vjp
+ * when an adjoint is asked for (ode/options.c). */
 int nde_ode_check_options(const nde_ode_options *o, const nde_field *field);
-/* Steps of each fixed-step leg into steps[nout] and their total. */
+/* The same without a field: every value in range and finite, the fixed-step
+ * count within max_steps; where names the caller in messages. */
+int nde_ode_check_values(const nde_ode_options *o, const char *where);
+/* Steps of each fixed-step leg into steps[nout] and their total (options
+ * that passed the checks). */
 long nde_fixed_leg_steps(const nde_ode_options *o, const double *tout, int nout, long *steps);
+/* The fixed-step count summed over the output legs, in double (any options
+ * with finite t0, T, tout and fixed_h > 0). */
+double nde_fixed_steps_needed(const nde_ode_options *o);
+
+/* ---- memory (ode/memory.c) ---- */
+
+/* Reserve and release at once the memory the SUNDIALS engines for
+ * integrations of L values will clone, so that a build never starts that
+ * SUNDIALS could not finish: NDE_ERR_NOMEM naming the method and size. */
+int nde_ode_reserve_engines(nde_ode *ode, size_t L);
 
 #endif

@@ -84,27 +84,88 @@ int nde_adjoint_supported(int method, int adjoint) {
   return NDE_OK;
 }
 
+/* Steps of one output leg of length len: ceil(len / fixed_h), at least 1.
+ * The small slack keeps 1.0 / 0.1 from becoming 11 steps. In double, so
+ * that a tiny fixed_h gives a huge (or infinite) count instead of an
+ * overflowing conversion. */
+static double leg_steps(double len, double fixed_h) {
+  double s = ceil(len / fixed_h - 1e-9);
+  return s < 1 ? 1 : s;
+}
+
+/* Only called on options nde_ode_check_options accepted: every count, and
+ * their sum, is then at most max_steps, so the conversions are exact. */
 long nde_fixed_leg_steps(const nde_ode_options *o, const double *tout, int nout, long *steps) {
   long total = 0;
   for (int k = 0; k < nout; k++) {
-    double a = k == 0 ? o->t0 : tout[k - 1], len = tout[k] - a;
-    /* The small slack keeps 1.0 / 0.1 from becoming 11 steps. */
-    double s = ceil(len / o->fixed_h - 1e-9);
-    long sk = s < 1 ? 1 : (long)s;
+    double a = k == 0 ? o->t0 : tout[k - 1];
+    long sk = (long)leg_steps(tout[k] - a, o->fixed_h);
     if (steps) steps[k] = sk;
     total += sk;
   }
   return total;
 }
 
+/* The fixed-step count summed over the output legs, refused (NDE_ERR_MAXSTEPS)
+ * beyond max_steps: a count that no long holds (fixed_h = 1e-300 asks for
+ * 1e300 steps) must never reach the stepper or the direct adjoint's store. */
+double nde_fixed_steps_needed(const nde_ode_options *o) {
+  const double *tout = o->nout ? o->tout : &o->T;
+  const int nout = o->nout ? o->nout : 1;
+  double total = 0;
+  for (int k = 0; k < nout; k++)
+    total += leg_steps(tout[k] - (k == 0 ? o->t0 : tout[k - 1]), o->fixed_h);
+  return total;
+}
+
+static int check_fixed_steps(const nde_ode_options *o, const char *w) {
+  const double total = nde_fixed_steps_needed(o);
+  if (!(total <= (double)o->max_steps) || !(total < 0x1p63))
+    return nde_error(NDE_ERR_MAXSTEPS,
+                     "%s: '%s' with fixed_h = %g needs %.6g steps on [%g, %g], more than "
+                     "max_steps = %ld",
+                     w, method_names[o->method], o->fixed_h, total, o->t0, o->T, o->max_steps);
+  return NDE_OK;
+}
+
+/* Every real-valued option must be finite: an infinite tolerance or step
+ * makes the solvers accept anything (rtol = atol = inf "solved" y' = -y in
+ * one step with status 0). */
+static int check_finite_options(const nde_ode_options *o, const char *w) {
+  const struct {
+    const char *name;
+    double v;
+  } opts[] = {{"rtol", o->rtol}, {"atol", o->atol}, {"rtol_b", o->rtol_b}, {"atol_b", o->atol_b},
+              {"h0", o->h0},     {"hmin", o->hmin}, {"hmax", o->hmax},     {"fixed_h", o->fixed_h},
+              {"t0", o->t0},     {"T", o->T}};
+  for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
+    if (!isfinite(opts[i].v))
+      return nde_error(NDE_ERR_ARG, "%s: %s = %g must be a finite number", w, opts[i].name,
+                       opts[i].v);
+  return NDE_OK;
+}
+
 int nde_ode_check_options(const nde_ode_options *o, const nde_field *field) {
   const char *w = "nde_ode_create";
+  int rc = nde_ode_check_values(o, w);
+  if (rc) return rc;
+  if (o->adjoint != NDE_ADJ_NONE && !nde_field_has_vjp(field))
+    return nde_error(NDE_ERR_ARG,
+                     "%s: adjoint '%s' needs a vector-Jacobian product but the user field has no "
+                     "vjp callback (use adjoint 'none' to only solve)",
+                     w, adjoint_names[o->adjoint]);
+  return NDE_OK;
+}
+
+int nde_ode_check_values(const nde_ode_options *o, const char *w) {
   if (o->method < 0 || o->method >= NMETHODS)
     return nde_error(NDE_ERR_KIND, "%s: unknown method %d", w, o->method);
   if (o->batch_mode != NDE_BATCH_JOINT && o->batch_mode != NDE_BATCH_PER_SAMPLE)
     return nde_error(NDE_ERR_ARG, "%s: batch_mode %d is neither joint (0) nor per-sample (1)", w,
                      o->batch_mode);
-  if (!(o->T > o->t0) || !isfinite(o->t0) || !isfinite(o->T))
+  int rc = check_finite_options(o, w);
+  if (rc) return rc;
+  if (!(o->T > o->t0))
     return nde_error(NDE_ERR_ARG, "%s: need finite t0 < T, got t0 = %g, T = %g", w, o->t0, o->T);
   if (is_fixed(o->method)) {
     if (!(o->fixed_h > 0))
@@ -159,20 +220,8 @@ int nde_ode_check_options(const nde_ode_options *o, const nde_field *field) {
                      "CVODES tests nonlinear-solver convergence in the error norm, which must "
                      "then see the state; use seminorm 'params' with '%s'",
                      w, method_names[o->method]);
-  int rc = nde_adjoint_supported(o->method, o->adjoint);
+  rc = nde_adjoint_supported(o->method, o->adjoint);
   if (rc) return nde_error_wrap(rc, "%s: ", w);
-  if (o->adjoint != NDE_ADJ_NONE && !nde_field_has_vjp(field))
-    return nde_error(NDE_ERR_ARG,
-                     "%s: adjoint '%s' needs a vector-Jacobian product but the user field has no "
-                     "vjp callback (use adjoint 'none' to only solve)",
-                     w, adjoint_names[o->adjoint]);
-  if (is_fixed(o->method)) {
-    long total = nde_fixed_leg_steps(o, o->nout ? o->tout : &o->T, o->nout ? o->nout : 1, NULL);
-    if (total > o->max_steps)
-      return nde_error(NDE_ERR_MAXSTEPS,
-                       "%s: '%s' with fixed_h = %g needs %ld steps on [%g, %g], more than "
-                       "max_steps = %ld",
-                       w, method_names[o->method], o->fixed_h, total, o->t0, o->T, o->max_steps);
-  }
+  if (is_fixed(o->method)) return check_fixed_steps(o, w);
   return NDE_OK;
 }

@@ -1,9 +1,12 @@
 /* The solver object: creation (everything allocated here), forward solves
  * over a batch (joint or per-sample), statistics. */
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "adjoint/adjoint_impl.h"
+#include "common/memory_impl.h"
 
 static int is_cvodes(int m) { return m == NDE_ODE_ADAMS || m == NDE_ODE_BDF; }
 static int is_ark(int m) { return m == NDE_ODE_DOPRI5 || m == NDE_ODE_BOSH3; }
@@ -22,7 +25,8 @@ int nde_ode_ensure_size(nde_ode *ode, int m) {
   destroy_engines(ode);
   ode->recorded = 0;
   size_t L = (size_t)m * ode->dim;
-  int rc = NDE_OK, bs = ode->opt.adjoint == NDE_ADJ_BACKSOLVE;
+  int rc = nde_ode_reserve_engines(ode, L), bs = ode->opt.adjoint == NDE_ADJ_BACKSOLVE;
+  if (rc) return rc;
   if (is_cvodes(ode->opt.method)) {
     rc = nde_cv_build(ode, &ode->cv, L);
     if (!rc && bs) rc = nde_cvbs_build(ode, L);
@@ -65,6 +69,13 @@ int nde_ode_create(nde_field *field, const nde_ode_options *opt, int max_batch, 
   if (max_batch < 1 || max_batch > field->max_batch)
     return nde_error(NDE_ERR_BATCH, "nde_ode_create: max_batch %d outside [1, %d] (the field's)",
                      max_batch, field->max_batch);
+  /* Refuse what cannot fit before SUNDIALS gets to clone its vectors. */
+  size_t need = 0;
+  if ((rc = nde_ode_memory_estimate(&o, field->dim, field->np, max_batch, &need))) return rc;
+  char what[160];
+  snprintf(what, sizeof what, "nde_ode_create: max_batch %d (%zu values per sample, %s)", max_batch,
+           field->dim, nde_ode_method_name(o.method));
+  if ((rc = nde_memory_check(need, what))) return rc;
   nde_ode *ode = calloc(1, sizeof *ode);
   if (!ode) return nde_error(NDE_ERR_NOMEM, "nde_ode_create: out of memory");
   ode->field = field;
@@ -101,14 +112,23 @@ int nde_ode_create(nde_field *field, const nde_ode_options *opt, int max_batch, 
     ode->work = malloc(6 * (2 * Lmax + np) * sizeof(double));
     if (!ode->work) goto nomem;
     if (o.adjoint == NDE_ADJ_DIRECT) {
-      size_t n = (size_t)ode->nsteps_total * nde_rk_stages(o.method) * Lmax;
-      ode->store = malloc(n * sizeof(double));
+      /* steps x stages x state values, refused before it can wrap around */
+      const size_t per_step = (size_t)nde_rk_stages(o.method) * Lmax * sizeof(double);
+      const size_t steps = (size_t)ode->nsteps_total;
+      if (steps > SIZE_MAX / per_step) {
+        nde_ode_free(ode);
+        return nde_error(NDE_ERR_NOMEM,
+                         "nde_ode_create: the direct adjoint would store %zu steps of %zu bytes, "
+                         "more than memory can address (raise fixed_h)",
+                         steps, per_step);
+      }
+      ode->store = malloc(steps * per_step);
       if (!ode->store) {
         nde_ode_free(ode);
         return nde_error(NDE_ERR_NOMEM,
-                         "nde_ode_create: out of memory for the direct adjoint's %zu stored "
-                         "stage values",
-                         n);
+                         "nde_ode_create: out of memory for the direct adjoint's %zu steps of "
+                         "%zu bytes",
+                         steps, per_step);
       }
     }
   }

@@ -116,6 +116,14 @@ N_Vector nde_nvec(nde_ode *ode, size_t len) {
   return v;
 }
 
+N_Vector nde_nvec_clone(N_Vector w) {
+  /* N_VClone itself (SUNDIALS 6) stores the context into the clone before
+   * looking at it, so a failed allocation would crash there. */
+  N_Vector v = w->ops->nvclone(w);
+  if (v) v->sunctx = w->sunctx;
+  return v;
+}
+
 void nde_nvec_free(N_Vector *v) {
   if (*v) N_VDestroy(*v);
   *v = NULL;

@@ -1,6 +1,7 @@
 /* Check runner for train/: optimizers, schedules, checkpoints, CSV logs, the
- * progress line, the training loop's crash consistency and divergence
- * checks, and comparisons over seeds (tests/train/ holds the suites). */
+ * progress line, the training loop's crash consistency, divergence and
+ * data-shape checks, and comparisons over seeds (tests/train/ holds the
+ * suites). */
 #include <stdlib.h>
 
 #include "support/testutil.h"
@@ -14,6 +15,7 @@ Suite *progress_suite(void);
 Suite *crash_suite(void);
 Suite *diverge_suite(void);
 Suite *compare_suite(void);
+Suite *train_shape_suite(void);
 
 int main(void) {
   SRunner *sr = srunner_create(optim_suite());
@@ -25,6 +27,7 @@ int main(void) {
   srunner_add_suite(sr, crash_suite());
   srunner_add_suite(sr, diverge_suite());
   srunner_add_suite(sr, compare_suite());
+  srunner_add_suite(sr, train_shape_suite());
   srunner_run_all(sr, CK_NORMAL);
   int failed = srunner_ntests_failed(sr);
   srunner_free(sr);

@@ -1,6 +1,7 @@
 #include "tools/args.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,26 @@ long args_long(nde_args *a, const char *name, long def, int *bad) {
     return def;
   }
   return v;
+}
+
+int args_int(nde_args *a, const char *name, int def, int *bad) {
+  const char *s = args_str(a, name, NULL);
+  if (!s) return def;
+  char *end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (*end || end == s) {
+    fprintf(stderr, "nde %s: --%s expects an integer, got '%s'\n", a->cmd, name, s);
+    *bad = 1;
+    return def;
+  }
+  if (errno || v < INT_MIN || v > INT_MAX) {
+    fprintf(stderr, "nde %s: --%s expects an integer in [%d, %d], got '%s'\n", a->cmd, name,
+            INT_MIN, INT_MAX, s);
+    *bad = 1;
+    return def;
+  }
+  return (int)v;
 }
 
 double args_double(nde_args *a, const char *name, double def, int *bad) {

@@ -22,6 +22,9 @@ void args_free(nde_args *a);
  * naming the option and set *bad. */
 const char *args_str(nde_args *a, const char *name, const char *def);
 long args_long(nde_args *a, const char *name, long def, int *bad);
+/* An integer that must fit an int (a larger value is refused, never
+ * truncated: --batch 4294967297 is not batch 1). */
+int args_int(nde_args *a, const char *name, int def, int *bad);
 double args_double(nde_args *a, const char *name, double def, int *bad);
 int args_flag(nde_args *a, const char *name);
 

@@ -5,6 +5,7 @@
  * the test set. --csv PREFIX also writes PREFIX_gram.csv and
  * PREFIX_strength.csv for plotting. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tools/args.h"
@@ -24,25 +25,34 @@ int nde_cmd_attractors(int argc, char **argv) {
   }
   int bad = 0;
   const char *path = a.positional[0], *data = args_str(&a, "data", NULL), *csv = args_str(&a, "csv", NULL);
-  int subset = (int)args_long(&a, "subset", 0, &bad);
+  int subset = args_int(&a, "subset", 0, &bad);
   if (bad || args_finish(&a)) {
     args_free(&a);
     return 2;
   }
   args_free(&a);
   nde_model *m;
-  double mean[4], std[4];
-  int rc = tool_model_from_ckpt(path, 128, NULL, &m, mean, std);
+  double *mean, *std; /* one value per input channel of the checkpoint's model */
+  int rc = tool_model_from_ckpt(path, 128, NULL, &m, &mean, &std);
   if (rc) return tool_fail("attractors", rc);
   const nde_model_options *mo = nde_model_get_options(m);
   if (mo->attractors == 0) {
     fprintf(stderr, "nde attractors: %s was trained without RMAN (0 attractors)\n", path);
+    free(mean);
+    free(std);
     nde_model_free(m);
     return 1;
   }
   nde_dataset *test = NULL;
   nde_rman_stats *st = NULL;
   rc = nde_data_load_fashion_mnist(data, 0, &test);
+  if (!rc && tool_check_data_shape("attractors", path, m, test)) {
+    nde_dataset_free(test);
+    free(mean);
+    free(std);
+    nde_model_free(m);
+    return 1;
+  }
   if (!rc) rc = nde_rman_stats_create(mo->width, mo->attractors, &mo->rman, &st);
   if (!rc) rc = tool_pooled_features(m, test, mean, std, subset, 1, st, NULL, 0, NULL);
   if (!rc) {
@@ -70,5 +80,7 @@ int nde_cmd_attractors(int argc, char **argv) {
   nde_rman_stats_free(st);
   nde_dataset_free(test);
   nde_model_free(m);
+  free(mean);
+  free(std);
   return rc ? tool_fail("attractors", rc) : 0;
 }

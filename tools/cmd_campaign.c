@@ -254,14 +254,24 @@ static int check_existing_runs(const camp_settings *s) {
 /* Data, loaded when the first run needs it. */
 typedef struct camp_data {
   nde_dataset *train, *test;
-  double mean[4], std[4];
+  double *mean, *std; /* per channel of the training data */
 } camp_data;
+
+static void camp_data_free(camp_data *d) {
+  nde_dataset_free(d->train);
+  nde_dataset_free(d->test);
+  free(d->mean);
+  free(d->std);
+}
 
 static int load_data(const camp_settings *s, camp_data *d) {
   if (d->train) return 0;
   int rc = tool_load_fashion_mnist(s->data, &d->train, &d->test);
-  for (int i = 0; i < 4; i++) d->mean[i] = 0, d->std[i] = 1;
-  if (!rc) rc = nde_data_channel_stats(d->train, d->mean, d->std);
+  if (!rc) {
+    d->mean = calloc((size_t)d->train->c, sizeof *d->mean);
+    d->std = calloc((size_t)d->train->c, sizeof *d->std);
+    rc = d->mean && d->std ? nde_data_channel_stats(d->train, d->mean, d->std) : NDE_ERR_NOMEM;
+  }
   return rc ? tool_fail("campaign", rc) : 0;
 }
 
@@ -545,12 +555,10 @@ int nde_cmd_campaign(int argc, char **argv) {
       }
     }
   if (fatal) {
-    nde_dataset_free(d.train);
-    nde_dataset_free(d.test);
+    camp_data_free(&d);
     return 1;
   }
-  nde_dataset_free(d.train);
-  nde_dataset_free(d.test);
+  camp_data_free(&d);
   int rc = camp_report(&s);
   if (failed) fprintf(stderr, "nde campaign: %d of %d runs failed (see above)\n", failed, total);
   return failed || rc ? 1 : 0;

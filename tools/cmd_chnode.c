@@ -492,21 +492,21 @@ int nde_cmd_chnode(int argc, char **argv) {
   ro.quick = args_flag(&a, "quick");
   ro.out = args_str(&a, "out", "results");
   const char *models = args_str(&a, "models", "r1,h1-j1,h1-j2,chnode,chnode-ode");
-  ro.epochs = (int)args_long(&a, "epochs", ro.quick ? 1 : 10, &bad);
-  ro.subset = (int)args_long(&a, "subset", ro.quick ? 2000 : 0, &bad);
-  ro.test_subset = (int)args_long(&a, "test-subset", ro.quick ? 500 : 0, &bad);
-  ro.ode_subset = (int)args_long(&a, "ode-subset", ro.quick ? 100 : ro.subset, &bad);
-  ro.ode_test_subset = (int)args_long(&a, "ode-test-subset", ro.quick ? 20 : ro.test_subset, &bad);
+  ro.epochs = args_int(&a, "epochs", ro.quick ? 1 : 10, &bad);
+  ro.subset = args_int(&a, "subset", ro.quick ? 2000 : 0, &bad);
+  ro.test_subset = args_int(&a, "test-subset", ro.quick ? 500 : 0, &bad);
+  ro.ode_subset = args_int(&a, "ode-subset", ro.quick ? 100 : ro.subset, &bad);
+  ro.ode_test_subset = args_int(&a, "ode-test-subset", ro.quick ? 20 : ro.test_subset, &bad);
   ro.ode_kappa = args_double(&a, "ode-kappa", 0.1, &bad);
   ro.ode_init_k = args_double(&a, "ode-init-k", 1 / sqrt(8.0), &bad);
-  ro.batch = (int)args_long(&a, "batch", 100, &bad);
+  ro.batch = args_int(&a, "batch", 100, &bad);
   ro.lr = args_double(&a, "lr", 0.04, &bad);
   ro.decay = args_double(&a, "decay", 0.8, &bad);
-  ro.draws = (int)args_long(&a, "draws", 10, &bad);
+  ro.draws = args_int(&a, "draws", 10, &bad);
   ro.h = args_double(&a, "h", -1, &bad);
   ro.wd = args_double(&a, "wd", -1, &bad);
   ro.smooth = args_double(&a, "smooth", -1, &bad);
-  ro.grad_images = (int)args_long(&a, "grad-images", 2, &bad);
+  ro.grad_images = args_int(&a, "grad-images", 2, &bad);
   ro.seed = args_long(&a, "seed", 1, &bad);
   const char *range = args_str(&a, "noise-range", "image");
   const char *data = args_str(&a, "data", NULL);
@@ -550,7 +550,19 @@ int nde_cmd_chnode(int argc, char **argv) {
   nde_dataset *train = NULL, *test = NULL;
   int rc = tool_load_fashion_mnist(data, &train, &test);
   if (rc) return tool_fail("chnode", rc);
-  double mean[1], std[1];
+  /* the classifiers read images of their input shape (1x28x28): another
+   * shape would be read past its end */
+  const nde_shape want = nde_ham_clf_options_default(NDE_HAM_CHNODE).in;
+  const nde_dataset *sets[2] = {train, test};
+  for (int k = 0; k < 2; k++)
+    if (sets[k]->c != want.c || sets[k]->h != want.h || sets[k]->w != want.w) {
+      fprintf(stderr, "nde chnode: the %s data are %dx%dx%d images, the models take %dx%dx%d\n",
+              k ? "test" : "training", sets[k]->c, sets[k]->h, sets[k]->w, want.c, want.h, want.w);
+      nde_dataset_free(train);
+      nde_dataset_free(test);
+      return 1;
+    }
+  double mean[1], std[1]; /* want.c == 1 channel */
   if ((rc = nde_data_channel_stats(train, mean, std))) {
     nde_dataset_free(train);
     nde_dataset_free(test);

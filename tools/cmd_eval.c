@@ -2,6 +2,7 @@
  * be changed for the evaluation (e.g. --solver dopri5 on a model trained
  * with adams) to compare NFE on the same weights. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tools/args.h"
@@ -21,7 +22,7 @@ int nde_cmd_eval(int argc, char **argv) {
   }
   int bad = 0;
   const char *path = a.positional[0], *data = args_str(&a, "data", NULL);
-  int subset = (int)args_long(&a, "subset", 0, &bad);
+  int subset = args_int(&a, "subset", 0, &bad);
   nde_model_options probe = nde_model_options_default(NDE_MODEL_ODENET);
   int override = args_str(&a, "solver", NULL) || args_str(&a, "rtol", NULL) || args_str(&a, "atol", NULL);
   /* args_str marked them used; re-read through the shared parser */
@@ -31,13 +32,15 @@ int nde_cmd_eval(int argc, char **argv) {
     return 2;
   }
   nde_model *m;
-  double mean[4], std[4];
+  double *mean, *std; /* one value per input channel of the checkpoint's model */
   probe.ode.adjoint = NDE_ADJ_NONE;
-  int rc = tool_model_from_ckpt(path, 128, override ? &probe.ode : NULL, &m, mean, std);
+  int rc = tool_model_from_ckpt(path, 128, override ? &probe.ode : NULL, &m, &mean, &std);
   args_free(&a);
   if (rc) return tool_fail("eval", rc);
   nde_dataset *test;
   if ((rc = nde_data_load_fashion_mnist(data, 0, &test))) {
+    free(mean);
+    free(std);
     nde_model_free(m);
     return tool_fail("eval", rc);
   }
@@ -53,5 +56,7 @@ int nde_cmd_eval(int argc, char **argv) {
   }
   nde_dataset_free(test);
   nde_model_free(m);
+  free(mean);
+  free(std);
   return rc ? tool_fail("eval", rc) : 0;
 }

@@ -108,7 +108,7 @@ static int gradcheck(int argc, char **argv) {
   const double tol0 = odefunc && NDE_REAL_IS_DOUBLE ? 1e-12 : 1e-10;
   double rtol = args_double(&a, "rtol", tol0, &bad), atol = args_double(&a, "atol", tol0, &bad);
   double T = args_double(&a, "T", 1.0, &bad);
-  int n = (int)args_long(&a, "batch", 2, &bad);
+  int n = args_int(&a, "batch", 2, &bad);
   double h = args_double(&a, "step", NDE_REAL_IS_DOUBLE ? (odefunc ? 1e-4 : 1e-6) : 1e-3, &bad);
   double fixed_h = args_double(&a, "fixed-h", 0.01, &bad);
   long seed = args_long(&a, "seed", 1, &bad);

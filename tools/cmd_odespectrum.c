@@ -136,8 +136,8 @@ static int rebuild_nets(nde_model *m, int n, nde_net **stem, nde_net **headf) {
 static int analyse(const char *path, const nde_dataset *test, const int *idx, int n, FILE *csv,
                    int ck, ckpt_result *cr) {
   nde_model *m = NULL;
-  double mean[4], std[4];
-  int rc = tool_model_from_ckpt(path, MAX_IMAGES, NULL, &m, mean, std);
+  double *mean = NULL, *std = NULL; /* one value per input channel of the model */
+  int rc = tool_model_from_ckpt(path, MAX_IMAGES, NULL, &m, &mean, &std);
   if (rc) return tool_fail("odespectrum", rc);
   const nde_model_options *o = nde_model_get_options(m);
   if (o->kind != NDE_MODEL_ODENET || !nde_model_odefunc(m)) {
@@ -145,6 +145,8 @@ static int analyse(const char *path, const nde_dataset *test, const int *idx, in
             "nde odespectrum: %s is a %s model; the ODE-function Jacobian needs an ODE-Net "
             "(odenet) checkpoint\n",
             path, nde_model_kind_name(o->kind));
+    free(mean);
+    free(std);
     nde_model_free(m);
     return 1;
   }
@@ -153,6 +155,8 @@ static int analyse(const char *path, const nde_dataset *test, const int *idx, in
   if (test->c != o->in.c || test->h != o->in.h || test->w != o->in.w) {
     fprintf(stderr, "nde odespectrum: %s expects %dx%dx%d images, the test set has %dx%dx%d\n",
             path, o->in.c, o->in.h, o->in.w, test->c, test->h, test->w);
+    free(mean);
+    free(std);
     nde_model_free(m);
     return 1;
   }
@@ -289,6 +293,8 @@ done:
   free(im);
   free(sym);
   nde_model_free(m);
+  free(mean);
+  free(std);
   return rc;
 }
 

@@ -508,14 +508,14 @@ int nde_cmd_pwa(int argc, char **argv) {
   const char *ws = args_str(&a, "weights", "plain,softsvd,spectral,gershgorin,pf");
   o.smin = args_double(&a, "smin", 0.5, &bad);
   o.smax = args_double(&a, "smax", 1.0, &bad);
-  o.width = (int)args_long(&a, "width", NX, &bad);
+  o.width = args_int(&a, "width", NX, &bad);
   o.box = args_double(&a, "box", 6, &bad);
-  o.eig_grid = (int)args_long(&a, "eig-grid", 21, &bad);
-  o.region_grid = (int)args_long(&a, "region-grid", 121, &bad);
-  o.roa_grid = (int)args_long(&a, "roa-grid", 41, &bad);
-  o.roa_steps = (int)args_long(&a, "roa-steps", 400, &bad);
-  o.traj_steps = (int)args_long(&a, "traj-steps", 40, &bad);
-  o.starts = (int)args_long(&a, "starts", 64, &bad);
+  o.eig_grid = args_int(&a, "eig-grid", 21, &bad);
+  o.region_grid = args_int(&a, "region-grid", 121, &bad);
+  o.roa_grid = args_int(&a, "roa-grid", 41, &bad);
+  o.roa_steps = args_int(&a, "roa-steps", 400, &bad);
+  o.traj_steps = args_int(&a, "traj-steps", 40, &bad);
+  o.starts = args_int(&a, "starts", 64, &bad);
   o.seed = (unsigned long)args_long(&a, "seed", 1, &bad);
   int svg = args_flag(&a, "svg"), nopng = args_flag(&a, "no-png");
   if (bad || args_finish(&a) || a.npositional) {

@@ -48,10 +48,10 @@ int nde_cmd_table3(int argc, char **argv) {
   }
   int bad = 0, quick = args_flag(&a, "quick");
   const char *out = args_str(&a, "out", "results"), *data = args_str(&a, "data", NULL);
-  int epochs = (int)args_long(&a, "epochs", quick ? 2 : 5, &bad);
-  int subset = (int)args_long(&a, "subset", quick ? 6400 : 0, &bad);
-  int test_subset = (int)args_long(&a, "test-subset", quick ? 2000 : 0, &bad);
-  int h = (int)args_long(&a, "attractors", 8, &bad);
+  int epochs = args_int(&a, "epochs", quick ? 2 : 5, &bad);
+  int subset = args_int(&a, "subset", quick ? 6400 : 0, &bad);
+  int test_subset = args_int(&a, "test-subset", quick ? 2000 : 0, &bad);
+  int h = args_int(&a, "attractors", 8, &bad);
   long seed = args_long(&a, "seed", 1, &bad);
   double lr = args_double(&a, "lr", 0.1, &bad);
   int resume = args_flag(&a, "resume");

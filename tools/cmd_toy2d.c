@@ -476,11 +476,11 @@ int nde_cmd_toy2d(int argc, char **argv) {
   toy_opts o;
   int bad = 0;
   o.out = args_str(&a, "out", "results/toy2d");
-  o.h = (int)args_long(&a, "rman", 4, &bad);
+  o.h = args_int(&a, "rman", 4, &bad);
   o.alpha = args_double(&a, "alpha", 0.5, &bad);
-  o.steps = (int)args_long(&a, "steps", 3000, &bad);
+  o.steps = args_int(&a, "steps", 3000, &bad);
   o.lr = args_double(&a, "lr", 0.01, &bad);
-  o.n = (int)args_long(&a, "points", 256, &bad);
+  o.n = args_int(&a, "points", 256, &bad);
   o.noise = args_double(&a, "noise", 0.1, &bad);
   o.seed = (unsigned long)args_long(&a, "seed", 1, &bad);
   int svg = args_flag(&a, "svg"), nopng = args_flag(&a, "no-png");

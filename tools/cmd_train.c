@@ -41,17 +41,17 @@ int nde_cmd_train(int argc, char **argv) {
   memset(&job, 0, sizeof job);
   job.model = nde_model_options_default(kind);
   job.train = nde_train_options_default();
-  job.model.attractors = (int)args_long(&a, "rman", 0, &bad);
-  job.train.epochs = (int)args_long(&a, "epochs", 5, &bad);
-  job.train.batch = (int)args_long(&a, "batch", 128, &bad);
+  job.model.attractors = args_int(&a, "rman", 0, &bad);
+  job.train.epochs = args_int(&a, "epochs", 5, &bad);
+  job.train.batch = args_int(&a, "batch", 128, &bad);
   job.model.max_batch = job.train.batch < 128 ? 128 : job.train.batch;
   double lr = args_double(&a, "lr", 0.1 * job.train.batch / 128.0, &bad);
   job.train.optim_opts.momentum = args_double(&a, "momentum", 0.9, &bad);
   job.train.optim_opts.weight_decay = args_double(&a, "wd", 0, &bad);
   const char *ms = args_str(&a, "milestones", NULL);
-  job.train.crop_pad = (int)args_long(&a, "crop-pad", 4, &bad);
-  job.train.subset_train = (int)args_long(&a, "subset", 0, &bad);
-  job.train.subset_test = (int)args_long(&a, "test-subset", 0, &bad);
+  job.train.crop_pad = args_int(&a, "crop-pad", 4, &bad);
+  job.train.subset_train = args_int(&a, "subset", 0, &bad);
+  job.train.subset_test = args_int(&a, "test-subset", 0, &bad);
   long seed = args_long(&a, "seed", 1, &bad);
   job.train.seed = (uint64_t)seed;
   job.init_seed = (uint64_t)seed;
@@ -90,6 +90,17 @@ int nde_cmd_train(int argc, char **argv) {
   if ((rc = tool_load_fashion_mnist(job.data_dir, &train, &test))) return tool_fail("train", rc);
   /* the model takes the data's image shape (ResNet-20..56 default to CIFAR's 3x32x32) */
   job.model.in = nde_shape_chw(train->c, train->h, train->w);
+  /* A batch whose memory cannot fit is refused here, naming the option,
+   * before anything batch-sized is allocated. */
+  size_t need = 0, avail = nde_memory_available();
+  if (!nde_model_memory_estimate(&job.model, &need) && need > avail) {
+    const double gib = 1024.0 * 1024.0 * 1024.0;
+    fprintf(stderr, "nde train: --batch %d needs about %.1f GiB, %.1f GiB available\n",
+            job.train.batch, need / gib, avail / gib);
+    nde_dataset_free(train);
+    nde_dataset_free(test);
+    return 1;
+  }
   nde_train_summary sum;
   size_t np = 0;
   rc = tool_train_job_run(&job, train, test, &sum, &np, NULL);

@@ -1,6 +1,8 @@
 #include "tools/model_io.h"
 
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int tool_read_ode_options(nde_args *a, nde_model_options *o) {
@@ -33,32 +35,43 @@ int tool_read_ode_options(nde_args *a, nde_model_options *o) {
   return bad ? 2 : 0;
 }
 
+/* An int from the checkpoint's meta, which is untrusted: checked against
+ * [lo, hi] before it becomes an int (or sizes an array). */
+static int meta_int(const nde_ckpt *c, const char *key, int lo, int hi, int *out) {
+  int64_t v = 0;
+  int rc = nde_ckpt_meta_int_in(c, key, lo, hi, &v);
+  if (!rc) *out = (int)v;
+  return rc;
+}
+
 int tool_model_from_ckpt(const char *path, int max_batch, const nde_ode_options *ode_override,
-                         nde_model **out, double *mean, double *std) {
+                         nde_model **out, double **mean, double **std) {
+  *out = NULL;
+  *mean = *std = NULL;
   nde_ckpt *c;
   int rc = nde_ckpt_open(path, &c);
   if (rc) return rc;
   const char *kind_name = NULL, *solver = NULL, *adj = NULL;
-  int64_t att = 0, width = 0, groups = 0, ncls = 0, ic = 0, ih = 0, iw = 0;
+  int att = 0, width = 0, groups = 0, ncls = 0, ic = 0, ih = 0, iw = 0;
   rc = nde_ckpt_meta(c, "model", &kind_name);
-  if (!rc) rc = nde_ckpt_meta_int(c, "attractors", &att);
-  if (!rc) rc = nde_ckpt_meta_int(c, "width", &width);
-  if (!rc) rc = nde_ckpt_meta_int(c, "groups", &groups);
-  if (!rc) rc = nde_ckpt_meta_int(c, "nclasses", &ncls);
-  if (!rc) rc = nde_ckpt_meta_int(c, "in_c", &ic);
-  if (!rc) rc = nde_ckpt_meta_int(c, "in_h", &ih);
-  if (!rc) rc = nde_ckpt_meta_int(c, "in_w", &iw);
+  if (!rc) rc = meta_int(c, "attractors", 0, INT_MAX, &att);
+  if (!rc) rc = meta_int(c, "width", 1, INT_MAX, &width);
+  if (!rc) rc = meta_int(c, "groups", 1, INT_MAX, &groups);
+  if (!rc) rc = meta_int(c, "nclasses", 2, INT_MAX, &ncls);
+  if (!rc) rc = meta_int(c, "in_c", 1, TOOL_MAX_CHANNELS, &ic);
+  if (!rc) rc = meta_int(c, "in_h", 1, TOOL_MAX_SIDE, &ih);
+  if (!rc) rc = meta_int(c, "in_w", 1, TOOL_MAX_SIDE, &iw);
   if (!rc) rc = nde_ckpt_meta(c, "solver", &solver);
   if (!rc) rc = nde_ckpt_meta(c, "adjoint", &adj);
   int kind = 0;
   if (!rc) rc = nde_model_kind_parse(kind_name, &kind);
   nde_model_options o = nde_model_options_default(kind);
   if (!rc) {
-    o.attractors = (int)att;
-    o.width = (int)width;
-    o.groups = (int)groups;
-    o.nclasses = (int)ncls;
-    o.in = nde_shape_chw((int)ic, (int)ih, (int)iw);
+    o.attractors = att;
+    o.width = width;
+    o.groups = groups;
+    o.nclasses = ncls;
+    o.in = nde_shape_chw(ic, ih, iw);
     o.max_batch = max_batch;
     rc = nde_ode_method_parse(solver, &o.ode.method);
     if (!rc) rc = nde_adjoint_kind_parse(adj, &o.ode.adjoint);
@@ -73,14 +86,36 @@ int tool_model_from_ckpt(const char *path, int max_batch, const nde_ode_options 
   size_t nstate;
   if (!rc) nde_model_state(m, &state, &nstate);
   if (!rc && nstate) rc = nde_ckpt_read_real(c, "state", state, nstate);
-  for (int i = 0; i < 4; i++) mean[i] = 0, std[i] = 1;
-  if (!rc) rc = nde_ckpt_read_f64(c, "norm_mean", mean, (size_t)ic);
-  if (!rc) rc = nde_ckpt_read_f64(c, "norm_std", std, (size_t)ic);
+  /* one normalization value per input channel, as many as the model has */
+  double *mu = NULL, *sd = NULL;
+  if (!rc) {
+    mu = malloc((size_t)ic * sizeof *mu);
+    sd = malloc((size_t)ic * sizeof *sd);
+    if (!mu || !sd) {
+      nde_clear_error();
+      rc = NDE_ERR_NOMEM;
+    }
+  }
+  if (!rc) rc = nde_ckpt_read_f64(c, "norm_mean", mu, (size_t)ic);
+  if (!rc) rc = nde_ckpt_read_f64(c, "norm_std", sd, (size_t)ic);
   nde_ckpt_free(c);
   if (rc) {
+    free(mu);
+    free(sd);
     nde_model_free(m);
     return rc;
   }
   *out = m;
+  *mean = mu;
+  *std = sd;
   return NDE_OK;
+}
+
+int tool_check_data_shape(const char *cmd, const char *path, const nde_model *m,
+                          const nde_dataset *ds) {
+  const nde_shape in = nde_model_get_options(m)->in;
+  if (ds->c == in.c && ds->h == in.h && ds->w == in.w) return 0;
+  fprintf(stderr, "nde %s: %s expects %dx%dx%d images, the data are %dx%dx%d\n", cmd, path, in.c,
+          in.h, in.w, ds->c, ds->h, ds->w);
+  return 1;
 }

@@ -142,9 +142,11 @@ int tool_measure_solver(nde_model *m, const nde_ode_options *ode, const nde_data
   nde_model *m2 = NULL;
   int rc = clone_with_solver(m, ode, &m2);
   if (rc) return rc;
-  double mean[4] = {0}, std[4] = {1, 1, 1, 1};
+  /* one normalization value per channel of the data */
+  double *mean = malloc((size_t)train->c * sizeof *mean);
+  double *std = malloc((size_t)train->c * sizeof *std);
   nde_batch_iter *it = NULL;
-  rc = nde_data_channel_stats(train, mean, std);
+  rc = mean && std ? nde_data_channel_stats(train, mean, std) : NDE_ERR_NOMEM;
   nde_batch_options bo = nde_batch_options_default();
   bo.mean = mean;
   bo.std = std;
@@ -179,6 +181,8 @@ int tool_measure_solver(nde_model *m, const nde_ode_options *ode, const nde_data
     nde_model_free(m3);
   }
   nde_model_free(m2);
+  free(mean);
+  free(std);
   return rc;
 }
 

@@ -463,6 +463,20 @@ int nde_ckpt_meta_int(const nde_ckpt *c, const char *key, int64_t *value) {
   return NDE_OK;
 }
 
+int nde_ckpt_meta_int_in(const nde_ckpt *c, const char *key, int64_t lo, int64_t hi,
+                         int64_t *value) {
+  NDE_CHECK_NULL(value, "nde_ckpt_meta_int_in");
+  int64_t v;
+  int rc = nde_ckpt_meta_int(c, key, &v);
+  if (rc) return rc;
+  if (v < lo || v > hi)
+    return nde_error(NDE_ERR_FORMAT,
+                     "checkpoint '%s': meta '%s' = %" PRId64 " outside [%" PRId64 ", %" PRId64 "]",
+                     c->path, key, v, lo, hi);
+  *value = v;
+  return NDE_OK;
+}
+
 int nde_ckpt_meta_double(const nde_ckpt *c, const char *key, double *value) {
   NDE_CHECK_NULL(value, "nde_ckpt_meta_double");
   const char *s;

@@ -6,6 +6,7 @@
  * a resumed run replays exactly the batches an uninterrupted run would see. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -57,6 +58,21 @@ static void join_path(char *buf, size_t cap, const char *dir, const char *name) 
   snprintf(buf, cap, "%s/%s", dir, name);
 }
 
+/* The model reads n * in.c * in.h * in.w values per batch and labels in
+ * [0, nclasses): data of another sample shape would be read past its end
+ * (or reinterpreted), so it is refused before any batch is made. */
+static int check_data(const nde_model *m, const nde_dataset *ds, const char *where,
+                      const char *which) {
+  const nde_model_options *mo = nde_model_get_options(m);
+  if (ds->c != mo->in.c || ds->h != mo->in.h || ds->w != mo->in.w)
+    return nde_error(NDE_ERR_SHAPE, "%s: %s is %dx%dx%d but the model expects %dx%dx%d", where,
+                     which, ds->c, ds->h, ds->w, mo->in.c, mo->in.h, mo->in.w);
+  if (ds->num_classes > mo->nclasses)
+    return nde_error(NDE_ERR_SHAPE, "%s: %s has %d classes but the model has %d", where, which,
+                     ds->num_classes, mo->nclasses);
+  return NDE_OK;
+}
+
 int nde_train_evaluate(nde_model *m, const nde_dataset *ds, const double *mean, const double *std,
                        int subset, double *err, double *nfe_f) {
   return nde_train_evaluate_loss(m, ds, mean, std, subset, err, NULL, nfe_f);
@@ -67,6 +83,8 @@ int nde_train_evaluate_loss(nde_model *m, const nde_dataset *ds, const double *m
                             double *nfe_f) {
   NDE_CHECK_NULL(m, "nde_train_evaluate");
   NDE_CHECK_NULL(ds, "nde_train_evaluate");
+  int rc = check_data(m, ds, "nde_train_evaluate", "data");
+  if (rc) return rc;
   nde_batch_options bo = nde_batch_options_default();
   bo.batch_size = nde_model_get_options(m)->max_batch;
   bo.shuffle = subset > 0; /* a fixed random subset when asked for one */
@@ -75,8 +93,7 @@ int nde_train_evaluate_loss(nde_model *m, const nde_dataset *ds, const double *m
   bo.std = std;
   bo.seed = 12345;
   nde_batch_iter *it;
-  int rc = nde_batch_iter_create(ds, &bo, &it);
-  if (rc) return rc;
+  if ((rc = nde_batch_iter_create(ds, &bo, &it))) return rc;
   nde_model_set_training(m, 0);
   long wrong = 0, total = 0, nfe = 0, nb = 0;
   double xent = 0;
@@ -165,7 +182,7 @@ static int load_checkpoint(const char *path, nde_model *m, nde_optim *opt, int *
   if (!rc && nstate) rc = nde_ckpt_read_real(c, "state", state, nstate);
   if (!rc) rc = nde_ckpt_read_optim(c, "optim", opt);
   if (!rc) rc = nde_ckpt_read_rng(c, "data_rng", data_rng);
-  if (!rc) rc = nde_ckpt_meta_int(c, "epoch", &ep);
+  if (!rc) rc = nde_ckpt_meta_int_in(c, "epoch", 0, INT_MAX, &ep); /* untrusted, becomes an int */
   double v[SUM_KEYS] = {0};
   for (int i = 0; i < SUM_KEYS_V1 && !rc; i++) rc = nde_ckpt_meta_double(c, sum_keys[i], &v[i]);
   for (int i = SUM_KEYS_V1; i < SUM_KEYS && !rc; i++)
@@ -173,7 +190,8 @@ static int load_checkpoint(const char *path, nde_model *m, nde_optim *opt, int *
   if (!rc) {
     sum->train_loss = v[0], sum->train_err = v[1], sum->test_err = v[2], sum->nfe_f = v[3];
     sum->nfe_b = v[4], sum->test_nfe_f = v[5], *seconds_total = v[6];
-    sum->effective_attractors = (int)v[7];
+    /* a count read back as a double: in range before it becomes an int */
+    sum->effective_attractors = v[7] >= 0 && v[7] <= INT_MAX ? (int)v[7] : 0;
     sum->train_xent = v[8], sum->test_loss = v[9];
   }
   nde_ckpt_free(c);
@@ -301,14 +319,12 @@ int nde_train_run(nde_model *m, const nde_dataset *train, const nde_dataset *tes
   if (o->batch < 1 || o->batch > mo->max_batch)
     return nde_error(NDE_ERR_BATCH, "nde_train_run: batch %d outside [1, %d] (the model's max_batch)",
                      o->batch, mo->max_batch);
-  if (train->c != mo->in.c || train->h != mo->in.h || train->w != mo->in.w ||
-      (test && (test->c != train->c || test->h != train->h || test->w != train->w)))
-    return nde_error(NDE_ERR_SHAPE, "nde_train_run: data shape (%d,%d,%d) does not match the model input (%d,%d,%d)",
-                     train->c, train->h, train->w, mo->in.c, mo->in.h, mo->in.w);
-  if (isnan(o->max_loss) || o->max_loss < 0)
-    return nde_error(NDE_ERR_ARG, "nde_train_run: max_loss = %g must be >= 0 (0: 1000 ln K)",
-                     o->max_loss);
-  int rc = nde_schedule_check(&o->schedule);
+  int rc = check_data(m, train, "nde_train_run", "training data");
+  if (!rc && test) rc = check_data(m, test, "nde_train_run", "test data");
+  if (!rc && (isnan(o->max_loss) || o->max_loss < 0))
+    rc = nde_error(NDE_ERR_ARG, "nde_train_run: max_loss = %g must be >= 0 (0: 1000 ln K)",
+                   o->max_loss);
+  if (!rc) rc = nde_schedule_check(&o->schedule);
   if (rc) return rc;
   const int default_bound = o->max_loss == 0;
   const double max_loss = default_bound ? 1000 * log(mo->nclasses) : o->max_loss;
@@ -319,9 +335,20 @@ int nde_train_run(nde_model *m, const nde_dataset *train, const nde_dataset *tes
   join_path(epochs_path, sizeof epochs_path, o->out_dir, "epochs.csv");
   join_path(batches_path, sizeof batches_path, o->out_dir, "batches.csv");
 
-  double mean[4] = {0}, std[4] = {1, 1, 1, 1};
-  if (train->c > 4) return nde_error(NDE_ERR_SHAPE, "nde_train_run: at most 4 channels supported");
-  if ((rc = nde_data_channel_stats(train, mean, std))) return rc;
+  /* per-channel normalization: as many values as the data has channels */
+  double *mean = malloc((size_t)train->c * sizeof *mean);
+  double *std = malloc((size_t)train->c * sizeof *std);
+  if (!mean || !std) {
+    free(mean);
+    free(std);
+    return nde_error(NDE_ERR_NOMEM, "nde_train_run: no memory for %d channels' statistics",
+                     train->c);
+  }
+  if ((rc = nde_data_channel_stats(train, mean, std))) {
+    free(mean);
+    free(std);
+    return rc;
+  }
 
   nde_optim *opt = NULL;
   nde_batch_iter *it = NULL;
@@ -488,6 +515,8 @@ int nde_train_run(nde_model *m, const nde_dataset *train, const nde_dataset *tes
   if (summary) *summary = sum;
 done:
   if (rc && shown) nde_progress_done(o->progress); /* the caller's message on a line of its own */
+  free(mean);
+  free(std);
   nde_csv_free(ecsv);
   nde_csv_free(bcsv);
   nde_rman_stats_free(rst);

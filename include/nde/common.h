@@ -70,6 +70,14 @@ const char *nde_last_error(void);
 /* Forget the recorded error of this thread. */
 void nde_clear_error(void);
 
+/* Memory this process may still allocate, in bytes: the smallest of the
+ * physical memory, the cgroup's memory limit and, under an address-space
+ * limit (ulimit -v, RLIMIT_AS), that limit less what is mapped now. SIZE_MAX
+ * when nothing is known. Models and solvers compare their estimates
+ * (nde_model_memory_estimate, nde_ode_memory_estimate) with it at create
+ * and refuse what cannot fit (NDE_ERR_NOMEM, both figures in the message). */
+size_t nde_memory_available(void);
+
 /* BLAS kernels. Debian's OpenBLAS picks its kernel set from the CPU model
  * when it loads; on a CPU newer than its table it falls back to SSE3
  * ("Prescott") kernels, 3-4x slower on AVX-512 hardware. Only the

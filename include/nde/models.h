@@ -75,7 +75,17 @@ int nde_model_kind_parse(const char *name, int *kind);
 
 typedef struct nde_model nde_model;
 
+/* Creates the model; NDE_ERR_NOMEM (estimate and available memory in the
+ * message) when nde_model_memory_estimate exceeds nde_memory_available(). */
 int nde_model_create(const nde_model_options *opt, nde_model **out);
+/* Bytes the model would allocate at opt->max_batch (its networks, buffers
+ * and the ODE block's solver, nde_ode_memory_estimate; the datasets aside),
+ * computed before anything batch-sized is allocated (the networks are
+ * built once at batch 1 for their shapes). An estimate erring on the high
+ * side: for the default ODE-Net (Adams, checkpointed adjoint) about 3 MB of
+ * address space per sample, of which about a third is resident. Options are
+ * checked as at create. */
+int nde_model_memory_estimate(const nde_model_options *opt, size_t *bytes);
 void nde_model_free(nde_model *m);
 
 const nde_model_options *nde_model_get_options(const nde_model *m);

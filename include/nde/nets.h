@@ -171,6 +171,12 @@ void nde_net_zero_grad(nde_net *net);
  * networks (NULL entries skipped) one arena of the largest need, released
  * with the last of them. Not for networks used from different threads. */
 size_t nde_net_scratch_size(const nde_net *net);
+
+/* Estimated bytes a network allocates per sample of its max_batch
+ * (activations kept for the reverse sweep, cotangents, layer workspaces such
+ * as kept im2col columns), for memory planning before a large create
+ * (nde_model_memory_estimate). An estimate that errs on the high side. */
+size_t nde_net_sample_bytes(const nde_net *net);
 int nde_net_share_scratch(nde_net *const *nets, int count);
 
 /* Parameter offset and count of layer i (for tests, statistics, optimizers

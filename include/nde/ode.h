@@ -164,14 +164,16 @@ typedef enum nde_seminorm_kind {
 typedef struct nde_ode_options {
   int method;          /* nde_ode_method, NDE_ODE_ADAMS */
   int batch_mode;      /* nde_batch_mode, NDE_BATCH_JOINT */
-  double rtol, atol;   /* scalar tolerances of adaptive methods, 1e-3 and 1e-3 */
+  double rtol, atol;   /* scalar tolerances of adaptive methods, 1e-3 and 1e-3
+                          (finite, >= 0, not both 0) */
   long max_steps;      /* max internal steps per output interval (adaptive) or per
                           solve (fixed), 10000 */
   double h0;           /* first step size, 0: the solver's estimate */
   double hmin;         /* minimum step size, 0: none */
   double hmax;         /* maximum step size, 0: none */
   double fixed_h;      /* EULER/RK4: step size, 0.1; each output interval is cut
-                          into ceil(length / fixed_h) equal steps */
+                          into ceil(length / fixed_h) equal steps, whose total
+                          must not exceed max_steps (NDE_ERR_MAXSTEPS at create) */
   double t0, T;        /* integration interval, 0 and 1 (T > t0) */
   int nout;            /* number of output times, 0: just T */
   const double *tout;  /* nout increasing times in (t0, T], tout[nout-1] == T;
@@ -245,9 +247,23 @@ typedef struct nde_ode nde_ode;
 
 /* Create a solver for `field` (borrowed: it must outlive the solver) and
  * batches of at most max_batch samples (<= nde_field_max_batch). Options
- * are checked (tolerances > 0, t0 < T, increasing output times, supported
- * method/adjoint pair) and copied; opt may be NULL for the defaults. */
+ * are checked (every real value finite, tolerances >= 0 and not both 0,
+ * t0 < T, increasing output times, a fixed-step count within max_steps,
+ * supported method/adjoint pair) and copied; opt may be NULL for the
+ * defaults. NDE_ERR_NOMEM when the solver's memory
+ * (nde_ode_memory_estimate) exceeds nde_memory_available(). */
 int nde_ode_create(nde_field *field, const nde_ode_options *opt, int max_batch, nde_ode **out);
+
+/* Bytes a solver with these options allocates for fields of dim values per
+ * sample and nparams parameters at max_batch (opt NULL: the defaults): nde's
+ * buffers and SUNDIALS's vectors as SUNDIALS allocates them (the
+ * checkpointed adjoint reserves checkpoint_steps + 1 interpolation points
+ * at the first forward solve, of which a solve touches one per step, so the
+ * resident part can be much smaller). nde_ode_create refuses a solver whose
+ * estimate exceeds nde_memory_available() with NDE_ERR_NOMEM. Options are
+ * checked as at create (the field's vjp aside). */
+int nde_ode_memory_estimate(const nde_ode_options *opt, size_t dim, size_t nparams, int max_batch,
+                            size_t *bytes);
 void nde_ode_free(nde_ode *ode);
 
 /* The options in force (output times point into the solver's copy). */

@@ -265,6 +265,11 @@ int nde_ckpt_read_optim(const nde_ckpt *c, const char *name, nde_optim *opt);
 int nde_ckpt_meta(const nde_ckpt *c, const char *key, const char **value);
 int nde_ckpt_meta_int(const nde_ckpt *c, const char *key, int64_t *value);
 int nde_ckpt_meta_double(const nde_ckpt *c, const char *key, double *value);
+/* An integer meta value that must lie in [lo, hi] (a file is untrusted: a
+ * count or size must be checked before it becomes an int or sizes memory);
+ * NDE_ERR_FORMAT naming the file, the key, the value and the range. */
+int nde_ckpt_meta_int_in(const nde_ckpt *c, const char *key, int64_t lo, int64_t hi,
+                         int64_t *value);
 
 /* ======================================================================
  * Per-epoch CSV log. Every row is written and flushed as one piece, so a
@@ -433,13 +438,19 @@ typedef struct nde_train_summary {
  * The message names the epoch, the batch, the cause, what the checkpoint
  * holds, and a remedy ("lower the learning rate"; for a solver at its
  * limits also "or loosen the solver"), then the solver's own message. */
+/* Train and test sets must have the model's input shape (c, h, w) and at
+ * most its nclasses classes: NDE_ERR_SHAPE naming both shapes otherwise
+ * ("training data is 1x28x28 but the model expects 2x28x28"), before
+ * anything is written to out_dir. Any number of channels. */
 int nde_train_run(struct nde_model *m, const struct nde_dataset *train,
                   const struct nde_dataset *test, const nde_train_options *opt,
                   nde_train_summary *summary);
 
 /* Test error (fraction) and mean NFE-F per batch of a model on a dataset,
  * evaluation mode, batches of the model's max_batch. mean/std normalize
- * (may be NULL). */
+ * (may be NULL; else ds->c values each). Data of another shape than the
+ * model's input, or with more classes, gives NDE_ERR_SHAPE naming both
+ * ("data is 1x28x28 but the model expects 2x28x28"). */
 int nde_train_evaluate(struct nde_model *m, const struct nde_dataset *ds, const double *mean,
                        const double *std, int subset, double *err, double *nfe_f);
 /* The same, and the mean cross-entropy per sample in *loss (the loss

@@ -351,7 +351,7 @@ START_TEST(train_errors) {
   ck_assert_int_eq(nde_dataset_create(4, 1, 10, 10, 3, &wrong), NDE_OK);
   t = tiny_train(dir, 1);
   ck_assert_int_eq(nde_train_run(m, wrong, NULL, &t, NULL), NDE_ERR_SHAPE);
-  ck_assert_ptr_nonnull(strstr(nde_last_error(), "(1,10,10)"));
+  ck_assert_ptr_nonnull(strstr(nde_last_error(), "training data is 1x10x10 but the model expects 1x12x12"));
   nde_dataset_free(wrong);
   nde_model_free(m);
   nde_dataset_free(train);

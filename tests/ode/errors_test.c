@@ -1,6 +1,8 @@
 /* Failure paths: each gives its own status code and a message with the time
  * reached and the SUNDIALS flag name; SUNDIALS never prints; argument and
  * option errors. */
+#include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -250,6 +252,155 @@ START_TEST(option_errors) {
 }
 END_TEST
 
+/* y' = -y from y(0) = 1 on [0, 1] with a user field that has a vjp (so every
+ * adjoint can be asked for); returns nde_ode_create's (or the solve's) code
+ * and y(1) in *yT when the solve ran. */
+static int decay_solve(nde_ode_options *o, double *yT) {
+  tf_scalar p = {-1};
+  nde_field_user u = {1, 1, 1, tf_scalar_rhs, tf_scalar_vjp, NULL, &p};
+  nde_field *f;
+  nde_ode *ode = NULL;
+  ck_assert_int_eq(nde_field_create_user(&u, &f), NDE_OK);
+  int rc = nde_ode_create(f, o, 1, &ode);
+  if (rc == NDE_OK) {
+    double y0 = 1, y = NAN;
+    rc = nde_ode_solve(ode, 1, &y0, &y);
+    *yT = y;
+  }
+  nde_ode_free(ode);
+  nde_field_free(f);
+  return rc;
+}
+
+/* (T - t0) / fixed_h steps that no long can hold (1e300 for fixed_h =
+ * 1e-300) once became a negative count: Euler then took no step and
+ * returned y(1) = y(0) = 1 with status 0 (exact: e^-1). Whatever max_steps
+ * allows, a count beyond it or beyond a long is refused at create, naming
+ * fixed_h and the count. */
+START_TEST(fixed_step_count_overflow) {
+  const int methods[2] = {NDE_ODE_EULER, NDE_ODE_RK4};
+  const int adjoints[3] = {NDE_ADJ_NONE, NDE_ADJ_DIRECT, NDE_ADJ_BACKSOLVE};
+  const long max_steps[2] = {10000, LONG_MAX};
+  const double hs[3] = {1e-300, 1e-30, 5e-324};
+  for (int mi = 0; mi < 2; mi++)
+    for (int ai = 0; ai < 3; ai++)
+      for (int si = 0; si < 2; si++)
+        for (int hi = 0; hi < 3; hi++) {
+          nde_ode_options o = nde_ode_options_default();
+          o.method = methods[mi];
+          o.adjoint = adjoints[ai];
+          o.fixed_h = hs[hi];
+          o.max_steps = max_steps[si];
+          double yT = NAN;
+          int rc = decay_solve(&o, &yT);
+          ck_assert_msg(rc == NDE_ERR_MAXSTEPS,
+                        "%s/%s fixed_h = %g max_steps = %ld: rc %d, y(1) = %g (exact %g): %s",
+                        nde_ode_method_name(o.method), nde_adjoint_kind_name(o.adjoint), o.fixed_h,
+                        o.max_steps, rc, yT, exp(-1), nde_last_error());
+          ck_assert_msg(strstr(nde_last_error(), "fixed_h") && strstr(nde_last_error(), "steps"),
+                        "%s", nde_last_error());
+        }
+  /* Output legs whose counts (5e18 each) fit a long one by one but not summed. */
+  const double tout[3] = {1e-200, 0.5, 1.0};
+  nde_ode_options o = nde_ode_options_default();
+  o.method = NDE_ODE_EULER;
+  o.adjoint = NDE_ADJ_NONE;
+  o.fixed_h = 1e-19;
+  o.max_steps = LONG_MAX;
+  o.nout = 3;
+  o.tout = tout;
+  double yT;
+  ck_assert_int_eq(decay_solve(&o, &yT), NDE_ERR_MAXSTEPS);
+  /* and a legal count still solves: 1000 Euler steps, (1 - 1/1000)^1000 */
+  o = nde_ode_options_default();
+  o.method = NDE_ODE_EULER;
+  o.adjoint = NDE_ADJ_NONE;
+  o.fixed_h = 1e-3;
+  ck_assert_int_eq(decay_solve(&o, &yT), NDE_OK);
+  ck_assert_double_eq_tol(yT, pow(1 - 1e-3, 1000), 1e-12);
+}
+END_TEST
+
+/* Infinite or NaN tolerances, step sizes and times are refused at create:
+ * rtol = atol = inf used to pass and "solve" in one step with status 0. */
+START_TEST(nonfinite_options_refused) {
+  const double bad_values[3] = {INFINITY, -INFINITY, NAN};
+  for (int m = NDE_ODE_ADAMS; m <= NDE_ODE_RK4; m++)
+    for (int b = 0; b < 3; b++)
+      for (int field = 0; field < 11; field++) {
+        nde_ode_options o = nde_ode_options_default();
+        o.method = m;
+        o.adjoint = NDE_ADJ_NONE;
+        const double v = bad_values[b];
+        const char *name = NULL;
+        switch (field) {
+        case 0: o.rtol = o.atol = v, name = "rtol"; break;
+        case 1: o.rtol = v, name = "rtol"; break;
+        case 2: o.atol = v, name = "atol"; break;
+        case 3: o.rtol_b = v, name = "rtol_b"; break;
+        case 4: o.atol_b = v, name = "atol_b"; break;
+        case 5: o.h0 = v, name = "h0"; break;
+        case 6: o.hmin = v, name = "hmin"; break;
+        case 7: o.hmax = v, name = "hmax"; break;
+        case 8: o.fixed_h = v, name = "fixed_h"; break;
+        case 9: o.t0 = v, name = "t0"; break;
+        case 10: o.T = v, name = "T"; break;
+        }
+        double yT = NAN;
+        int rc = decay_solve(&o, &yT);
+        ck_assert_msg(rc == NDE_ERR_ARG, "%s with %s = %g: rc %d, y(1) = %g (exact %g)",
+                      nde_ode_method_name(m), name, v, rc, yT, exp(-1));
+        ck_assert_msg(strstr(nde_last_error(), name), "%s = %g: message '%s' does not name it",
+                      name, v, nde_last_error());
+      }
+  /* the adaptive solve the issue reported: now refused, not y(1) = 1 */
+  nde_ode_options o = nde_ode_options_default();
+  o.adjoint = NDE_ADJ_NONE;
+  o.rtol = o.atol = INFINITY;
+  double yT;
+  ck_assert_int_eq(decay_solve(&o, &yT), NDE_ERR_ARG);
+  ck_assert_msg(strstr(nde_last_error(), "finite"), "%s", nde_last_error());
+  /* large but finite tolerances stay legal */
+  o.rtol = o.atol = 1e10;
+  ck_assert_int_eq(decay_solve(&o, &yT), NDE_OK);
+}
+END_TEST
+
+/* checkpoint_steps sizes CVODES's interpolation store (checkpoint_steps + 1
+ * cloned vectors at the first forward solve): LONG_MAX wrapped CVODES's
+ * allocation size and the process was killed, 10^8 took minutes and 100 GB
+ * for a one-value state. Such stores are refused at create by the memory
+ * estimate, naming both figures; ordinary values still solve. */
+START_TEST(huge_checkpoint_store_refused) {
+  const long steps[2] = {LONG_MAX, 100000000L};
+  for (int k = 0; k < 2; k++) {
+    nde_ode_options o = nde_ode_options_default();
+    o.checkpoint_steps = steps[k];
+    double yT;
+    ck_assert_int_eq(decay_solve(&o, &yT), NDE_ERR_NOMEM);
+    ck_assert_msg(strstr(nde_last_error(), "needs about") &&
+                      strstr(nde_last_error(), "GiB available"),
+                  "%s", nde_last_error());
+  }
+  nde_ode_options o = nde_ode_options_default();
+  o.checkpoint_steps = 1000;
+  double yT;
+  ck_assert_int_eq(decay_solve(&o, &yT), NDE_OK);
+  ck_assert_double_eq_tol(yT, exp(-1), 1e-2);
+  /* the estimate itself: larger stores cost more, bad options are refused */
+  size_t a, b;
+  o = nde_ode_options_default();
+  ck_assert_int_eq(nde_ode_memory_estimate(&o, 100, 10, 4, &a), NDE_OK);
+  o.checkpoint_steps = 200;
+  ck_assert_int_eq(nde_ode_memory_estimate(&o, 100, 10, 4, &b), NDE_OK);
+  ck_assert_msg(b > a + (size_t)100 * 4 * 100 * 8, "%zu vs %zu", b, a);
+  ck_assert_int_eq(nde_ode_memory_estimate(&o, 100, 10, 4, NULL), NDE_ERR_NULL);
+  ck_assert_int_eq(nde_ode_memory_estimate(&o, 100, 10, 0, &a), NDE_ERR_ARG);
+  o.rtol = NAN;
+  ck_assert_int_eq(nde_ode_memory_estimate(&o, 100, 10, 4, &a), NDE_ERR_ARG);
+}
+END_TEST
+
 START_TEST(names_round_trip) {
   for (int m = NDE_ODE_ADAMS; m <= NDE_ODE_RK4; m++) {
     int back = -1;
@@ -282,6 +433,9 @@ Suite *ode_errors_suite(void) {
   tcase_add_test(tc, sundials_never_prints);
   tcase_add_test(tc, option_errors);
   tcase_add_test(tc, names_round_trip);
+  tcase_add_test(tc, fixed_step_count_overflow);
+  tcase_add_test(tc, nonfinite_options_refused);
+  tcase_add_test(tc, huge_checkpoint_store_refused);
   suite_add_tcase(s, tc);
   return s;
 }

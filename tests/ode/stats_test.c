@@ -29,7 +29,11 @@ static int solve_tanh(tf_tanh *p, nde_ode_options *o, nde_ode_stats *st, int wit
     nde_field_free(f);
     return rc;
   }
-  double y0[6] = {1, 0.5, -1, 0.2, 0.3, 2}, y[6];
+  /* yout holds every output time: nout x (2 samples x 3 values); o->nout
+   * is at most 2 here (fixed_step_counts asks for two outputs). */
+  ck_assert_int_le(o->nout, 2);
+  double y0[6] = {1, 0.5, -1, 0.2, 0.3, 2}, y[2 * 6];
+  ck_assert_int_eq(nde_ode_num_outputs(ode), o->nout ? o->nout : 1);
   p->calls = 0;
   jvp_calls = 0;
   rc = nde_ode_solve(ode, 2, y0, y);

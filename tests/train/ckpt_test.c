@@ -156,6 +156,8 @@ START_TEST(reader_expectations) {
   ck_assert_int_eq(nde_ckpt_add_u64(w, "zero_rng", zero, 4), NDE_OK);
   ck_assert_int_eq(nde_ckpt_set_meta(w, "word", "abc"), NDE_OK);
   ck_assert_int_eq(nde_ckpt_set_meta(w, "big", "99999999999999999999999"), NDE_OK);
+  ck_assert_int_eq(nde_ckpt_set_meta_int(w, "neg", -7), NDE_OK);
+  ck_assert_int_eq(nde_ckpt_set_meta_int(w, "int", 2147483648), NDE_OK);
   ck_assert_int_eq(nde_ckpt_writer_commit(w, path), NDE_OK);
   nde_ckpt_writer_free(w);
   nde_ckpt *c;
@@ -197,6 +199,19 @@ START_TEST(reader_expectations) {
   ck_assert_int_eq(nde_ckpt_meta_double(c, "missing", &dv), NDE_ERR_FORMAT);
   ck_assert_int_eq(nde_ckpt_meta_int(c, "word", NULL), NDE_ERR_NULL);
   ck_assert_int_eq(nde_ckpt_meta_double(c, "word", NULL), NDE_ERR_NULL);
+  /* range-checked integers: the value and the range in the message */
+  ck_assert_int_eq(nde_ckpt_meta_int_in(c, "neg", 0, 100, &iv), NDE_ERR_FORMAT);
+  TT_MSG_HAS("meta 'neg' = -7 outside [0, 100]");
+  ck_assert_int_eq(nde_ckpt_meta_int_in(c, "int", 0, 100, &iv), NDE_ERR_FORMAT);
+  TT_MSG_HAS("meta 'int' = 2147483648 outside [0, 100]");
+  iv = 0;
+  ck_assert_int_eq(nde_ckpt_meta_int_in(c, "int", 0, INT64_MAX, &iv), NDE_OK);
+  ck_assert_int_eq(iv, 2147483648);
+  ck_assert_int_eq(nde_ckpt_meta_int_in(c, "neg", -7, -7, &iv), NDE_OK);
+  ck_assert_int_eq(iv, -7);
+  ck_assert_int_eq(nde_ckpt_meta_int_in(c, "word", 0, 1, &iv), NDE_ERR_FORMAT);
+  ck_assert_int_eq(nde_ckpt_meta_int_in(c, "missing", 0, 1, &iv), NDE_ERR_FORMAT);
+  ck_assert_int_eq(nde_ckpt_meta_int_in(c, "neg", -10, 0, NULL), NDE_ERR_NULL);
   ck_assert_int_eq(nde_ckpt_meta(NULL, "word", &t), NDE_ERR_NULL);
   ck_assert_int_eq(nde_ckpt_meta(c, NULL, &t), NDE_ERR_NULL);
   ck_assert_int_eq(nde_ckpt_meta(c, "word", NULL), NDE_ERR_NULL);
