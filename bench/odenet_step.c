@@ -11,6 +11,10 @@
  *        [--eta-fixed-max E (default: the model's, 1.2; 0: CVODES's 1.5)]
  *        [--input normal|fashion (N(0,1) pixels, or the first Fashion-MNIST
  *         training images scaled to [0, 1] as bench/torch_reference does)]
+ *        [--atol-b A (default: the model's, adjoint-scaled)] [--seminorm params|none]
+ *        [--ref-dir DIR [--state init-seed1]: weights, batch and labels of a
+ *         state written by build/bench/work_precision --dump DIR, and
+ *         grad_rel_err, the last step's gradient against its reference]
  *
  * Prints sec_per_step, nfe_f and nfe_b (means per step; nfe_b counts the
  * backward RHS plus quadrature evaluations), steps, peak_rss_mib (getrusage)
@@ -34,6 +38,7 @@
  * longer a bound. */
 #define _POSIX_C_SOURCE 200809L
 #include <cblas.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,6 +130,41 @@ static void eval_costs(int n, int split, double *sec_f, double *sec_vjp) {
   for (int k = 0; k < split; k++) nde_net_free(nets[k]);
 }
 
+/* A state written by build/bench/work_precision --dump DIR: the model's
+ * parameters, the batch and labels, and the converged reference gradient. */
+static int read_f64(const char *dir, const char *state, const char *ext, double *v, size_t n) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s.%s", dir, state, ext);
+  FILE *f = fopen(path, "rb");
+  int bad = !f || fread(v, sizeof *v, n, f) != n || fgetc(f) != EOF;
+  if (f) fclose(f);
+  if (bad) fprintf(stderr, "odenet_step: cannot read %zu values from %s\n", n, path);
+  return bad;
+}
+
+static int load_state(const char *dir, const char *state, nde_model *m, int batch, nde_real *x,
+                      int *labels, double **grad_ref) {
+  const size_t np = nde_model_num_params(m), nx = (size_t)batch * 784;
+  double *buf = malloc((np > nx ? np : nx) * sizeof *buf);
+  *grad_ref = malloc(np * sizeof **grad_ref);
+  if (!buf || !*grad_ref) return 1;
+  int rc = read_f64(dir, state, "params.f64", buf, np);
+  for (size_t i = 0; !rc && i < np; i++) nde_model_params(m)[i] = (nde_real)buf[i];
+  if (!rc) rc = read_f64(dir, state, "x.f64", buf, nx);
+  for (size_t i = 0; !rc && i < nx; i++) x[i] = (nde_real)buf[i];
+  if (!rc) rc = read_f64(dir, state, "grad_ref.f64", *grad_ref, np);
+  free(buf);
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s.labels.i32", dir, state);
+  FILE *f = rc ? NULL : fopen(path, "rb");
+  if (!rc && (!f || fread(labels, sizeof *labels, (size_t)batch, f) != (size_t)batch)) {
+    fprintf(stderr, "odenet_step: cannot read %d labels from %s\n", batch, path);
+    rc = 1;
+  }
+  if (f) fclose(f);
+  return rc;
+}
+
 static double conv_flops(int cin, int cout, int k, int hout, int wout) {
   return 2.0 * cout * cin * k * k * hout * wout;
 }
@@ -148,8 +188,13 @@ int main(int argc, char **argv) {
   mo.attractors = natt;
   mo.ode.method = method;
   mo.ode.adjoint = adjoint;
-  mo.ode.rtol = atof(opt_str(argc, argv, "--rtol", "1e-3"));
-  mo.ode.atol = atof(opt_str(argc, argv, "--atol", "1e-3"));
+  const char *rtol_s = opt_str(argc, argv, "--rtol", NULL), *atol_s = opt_str(argc, argv, "--atol", NULL);
+  if (rtol_s) mo.ode.rtol = atof(rtol_s); /* default: the model's */
+  if (atol_s) mo.ode.atol = atof(atol_s);
+  const char *atol_b = opt_str(argc, argv, "--atol-b", NULL);
+  if (atol_b) mo.ode.atol_b = atof(atol_b);
+  const char *semi = opt_str(argc, argv, "--seminorm", NULL);
+  if (semi) mo.ode.seminorm = !strcmp(semi, "none") ? NDE_SEMINORM_NONE : NDE_SEMINORM_PARAMS;
   const char *interp = opt_str(argc, argv, "--interp", NULL); /* default: the model's */
   if (interp)
     mo.ode.interp = strcmp(interp, "polynomial") ? NDE_INTERP_HERMITE : NDE_INTERP_POLYNOMIAL;
@@ -186,6 +231,11 @@ int main(int argc, char **argv) {
     fprintf(stderr, "odenet_step: --input %s: choose normal or fashion\n", input);
     return 2;
   }
+
+  const char *ref_dir = opt_str(argc, argv, "--ref-dir", NULL);
+  const char *state = opt_str(argc, argv, "--state", "init-seed1");
+  double *grad_ref = NULL;
+  if (ref_dir && load_state(ref_dir, state, m, batch, x, labels, &grad_ref)) return 1;
 
   double t_total = 0, t_fwd = 0, nfe_f = 0, nfe_b = 0, st_f = 0, st_b = 0;
   int rc = 0;
@@ -232,6 +282,17 @@ int main(int argc, char **argv) {
          mo.ode.eta_fixed_max > 0 ? mo.ode.eta_fixed_max : 1.5);
   printf("blas_core: %s\n", nde_blas_core());
   printf("sec_per_step: %.4f\n", sps);
+  if (grad_ref) {
+    const nde_real *g = nde_model_grads(m);
+    double e = 0, r = 0;
+    for (size_t i = 0; i < nde_model_num_params(m); i++) {
+      e += (g[i] - grad_ref[i]) * (g[i] - grad_ref[i]);
+      r += grad_ref[i] * grad_ref[i];
+    }
+    printf("grad_rel_err: %.4f (state %s, against %s/%s.grad_ref.f64)\n", sqrt(e / r), state,
+           ref_dir, state);
+    printf("atol_b: %s\n", mo.ode.atol_b > 0 ? "absolute" : "adjoint-scaled");
+  }
   printf("sec_forward: %.4f\nsec_backward: %.4f\n", t_fwd / steps, (t_total - t_fwd) / steps);
   printf("nfe_f: %.1f\nnfe_b: %.1f\nsteps_f: %.1f\nsteps_b: %.1f\n", nfe_f / steps, nfe_b / steps,
          st_f / steps, st_b / steps);
