@@ -92,6 +92,26 @@ const char *nde_blas_core(void);
 const char *nde_blas_suggested_core(void);
 int nde_blas_restart_with_core(char **argv);
 
+/* BLAS threads. nde evaluates networks and long vector operations either
+ * on a multi-threaded BLAS or in slices on its own threads, each slice with
+ * a single-threaded BLAS; the program's BLAS thread count (OpenBLAS's,
+ * from OPENBLAS_NUM_THREADS or set here) decides how many slices. While
+ * any thread runs slices, nde sets OpenBLAS, whose count is process-wide,
+ * to one thread and gives the count back when the last slices end.
+ *   nde_blas_get_threads()   the program's count (>= 1), never the 1 of
+ *                            those moments: what nde computes on one
+ *                            thread does not depend on other threads
+ *   nde_blas_set_threads(n)  set it (n >= 1; NDE_ERR_ARG otherwise). Safe
+ *                            while other threads run nde: during slices
+ *                            OpenBLAS gets n when they end. Call it
+ *                            rather than openblas_set_num_threads, which
+ *                            is only safe while no nde call is running in
+ *                            any thread.
+ * Results for a given count do not depend on which threads run what (see
+ * docs/thread-safety.md). */
+int nde_blas_get_threads(void);
+int nde_blas_set_threads(int n);
+
 /* Seeded pseudo-random numbers: xoshiro256** (Blackman & Vigna 2018), whose
  * 256-bit state is filled from the 64-bit seed by splitmix64. The same seed
  * gives the same stream on every platform. The state is a plain struct so

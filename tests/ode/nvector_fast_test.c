@@ -197,8 +197,6 @@ static void check_length(long n) {
   teardown(&p);
 }
 
-extern void openblas_set_num_threads(int);
-
 /* 300001 values are split over threads (PAR_MIN in ode/nvector_fast.c):
  * run them on 2 and on 3 threads (uneven slices), whatever the
  * environment's BLAS thread count. */
@@ -207,11 +205,11 @@ START_TEST(fast_ops_match_sundials) {
   const int blas = nde_blas_threads();
   for (size_t i = 0; i < sizeof lengths / sizeof *lengths; i++) {
     for (int t = 2; t <= (lengths[i] > 100000 ? 3 : 2); t++) {
-      openblas_set_num_threads(t);
+      nde_blas_set_threads(t);
       check_length(lengths[i]);
     }
   }
-  openblas_set_num_threads(blas);
+  nde_blas_set_threads(blas);
 }
 END_TEST
 
@@ -224,7 +222,7 @@ END_TEST
 START_TEST(deferred_sums_match_sundials) {
   const int blas = nde_blas_threads();
   for (int t = 1; t <= 3; t++) {
-    openblas_set_num_threads(t);
+    nde_blas_set_threads(t);
     pair_set p;
     setup(&p, 300001);
     const int q = 5; /* zn[0..5] */
@@ -270,7 +268,7 @@ START_TEST(deferred_sums_match_sundials) {
     identical_vectors(&p, 0, "after a destroyed clone");
     teardown(&p);
   }
-  openblas_set_num_threads(blas);
+  nde_blas_set_threads(blas);
 }
 END_TEST
 
