@@ -1,5 +1,7 @@
 /* Solvers on several user threads: what one thread does (running slices
- * with a single-threaded BLAS) never changes what another computes. */
+ * with a single-threaded BLAS, queueing vector operations) never changes
+ * what another computes, and a solver may be handed from one thread to
+ * another. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -221,6 +223,149 @@ START_TEST(concurrent_solves_match_single_thread) {
 }
 END_TEST
 
+/* ---- queued vector operations and handing a solver over ---- */
+
+/* Every call that runs a solver returns with no vector operation of the
+ * calling thread still queued, so that the solver's vectors hold their
+ * values when another thread takes the solver over (or frees it). */
+START_TEST(no_vector_operations_left_queued) {
+  static const struct {
+    int method, adjoint;
+  } pairs[] = {{NDE_ODE_ADAMS, NDE_ADJ_CHECKPOINT},
+               {NDE_ODE_BDF, NDE_ADJ_CHECKPOINT},
+               {NDE_ODE_ADAMS, NDE_ADJ_BACKSOLVE},
+               {NDE_ODE_DOPRI5, NDE_ADJ_BACKSOLVE},
+               {NDE_ODE_BOSH3, NDE_ADJ_BACKSOLVE}};
+  nde_field *f = decay_field();
+  double *y0 = malloc(D * sizeof *y0), *y = malloc(D * sizeof *y), *dl = malloc(D * sizeof *dl);
+  double *d0 = malloc(D * sizeof *d0);
+  initial_state(y0);
+  for (long i = 0; i < D; i++) dl[i] = 1e-3 * (double)(i % 13);
+  for (size_t p = 0; p < sizeof pairs / sizeof pairs[0]; p++) {
+    nde_ode_options o = nde_ode_options_default();
+    o.method = pairs[p].method;
+    o.adjoint = pairs[p].adjoint;
+    nde_ode *ode;
+    ck_assert_int_eq(nde_ode_create(f, &o, 1, &ode), NDE_OK);
+    const char *name = nde_ode_method_name(o.method), *adj = nde_adjoint_kind_name(o.adjoint);
+    ck_assert_msg(nde_nvec_queued() == 0, "%s/%s: %d operations queued after create", name, adj,
+                  nde_nvec_queued());
+    ck_assert_int_eq(nde_ode_solve(ode, 1, y0, y), NDE_OK);
+    ck_assert_msg(nde_nvec_queued() == 0, "%s/%s: %d operations queued after a solve", name, adj,
+                  nde_nvec_queued());
+    ck_assert_int_eq(nde_adjoint_forward(ode, 1, y0, y), NDE_OK);
+    ck_assert_msg(nde_nvec_queued() == 0, "%s/%s: %d operations queued after a forward", name, adj,
+                  nde_nvec_queued());
+    ck_assert_int_eq(nde_adjoint_backward(ode, dl, d0, NULL), NDE_OK);
+    ck_assert_msg(nde_nvec_queued() == 0, "%s/%s: %d operations queued after a backward", name, adj,
+                  nde_nvec_queued());
+    nde_ode_free(ode);
+  }
+  nde_field_free(f);
+  free(y0);
+  free(y);
+  free(dl);
+  free(d0);
+}
+END_TEST
+
+/* Whether elementwise operations are queued is each vector's own choice:
+ * two threads, one with vectors that queue and one with vectors that do
+ * not, run the same sums at the same time; each sees its own behaviour in
+ * every round, and both end with the values of one thread alone. */
+enum { VLEN = 140000, VROUNDS = 40 };
+
+typedef struct vec_job {
+  int queue;
+  realtype *out;
+  int wrong_queueing;
+} vec_job;
+
+static void *vector_sums(void *arg) {
+  vec_job *j = arg;
+  SUNContext ctx;
+  ck_assert_int_eq(SUNContext_Create(NULL, &ctx), 0);
+  N_Vector v[3];
+  for (int k = 0; k < 3; k++) {
+    v[k] = N_VNew_Serial(VLEN, ctx);
+    nde_nvec_use_fast_ops(v[k], j->queue);
+    realtype *d = N_VGetArrayPointer(v[k]);
+    for (long i = 0; i < VLEN; i++) d[i] = 0.001 * (double)((i * (k + 3)) % 1000) - 0.4;
+  }
+  for (int r = 0; r < VROUNDS; r++) {
+    N_VLinearSum(1.0, v[0], 0.5, v[1], v[0]);
+    N_VLinearSum(-0.25, v[0], 1.0, v[2], v[1]);
+    N_VScale(0.999, v[1], v[2]);
+    const int queued = nde_nvec_queued();
+    if ((queued > 0) != j->queue) j->wrong_queueing++;
+    N_VScale(1.0 / (1.0 + N_VWrmsNorm(v[0], v[2])), v[0], v[0]); /* runs the queue */
+  }
+  const realtype *d = N_VGetArrayPointer(v[0]);
+  memcpy(j->out, d, VLEN * sizeof *d);
+  for (int k = 0; k < 3; k++) N_VDestroy(v[k]);
+  SUNContext_Free(&ctx);
+  return NULL;
+}
+
+START_TEST(vector_queue_chosen_per_vector) {
+  realtype *ref = malloc(VLEN * sizeof *ref), *out[2];
+  vec_job alone = {1, ref, 0};
+  vector_sums(&alone);
+  ck_assert_int_eq(alone.wrong_queueing, 0);
+  vec_job job[2];
+  for (int k = 0; k < 2; k++) {
+    out[k] = malloc(VLEN * sizeof *out[k]);
+    job[k] = (vec_job){k, out[k], 0};
+  }
+  pthread_t t;
+  ck_assert_int_eq(pthread_create(&t, NULL, vector_sums, &job[0]), 0);
+  vector_sums(&job[1]);
+  pthread_join(t, NULL);
+  for (int k = 0; k < 2; k++) {
+    ck_assert_msg(job[k].wrong_queueing == 0,
+                  "vectors with queue %d: %d of %d rounds did otherwise", k, job[k].wrong_queueing,
+                  VROUNDS);
+    ck_assert(memcmp(out[k], ref, VLEN * sizeof *ref) == 0);
+    free(out[k]);
+  }
+  free(ref);
+}
+END_TEST
+
+static void *free_solver(void *ode) {
+  nde_ode_free(ode);
+  return NULL;
+}
+
+/* A solver used by this thread and freed by another; then this thread
+ * solves with a second solver. (Operations left queued in this thread
+ * would then write into the first solver's freed vectors.) */
+START_TEST(solver_freed_by_another_thread) {
+  nde_field *f = decay_field();
+  double *y0 = malloc(D * sizeof *y0), *y = malloc(D * sizeof *y), *dl = malloc(D * sizeof *dl);
+  double *ref = malloc(D * sizeof *ref);
+  initial_state(y0);
+  for (long i = 0; i < D; i++) dl[i] = 1e-3 * (double)(i % 13);
+  nde_ode *a, *b;
+  ck_assert_int_eq(make_solver(NDE_ODE_DOPRI5, f, &b), NDE_OK);
+  ck_assert_int_eq(nde_ode_solve(b, 1, y0, ref), NDE_OK);
+  ck_assert_int_eq(make_solver(NDE_ODE_DOPRI5, f, &a), NDE_OK);
+  ck_assert_int_eq(nde_adjoint_forward(a, 1, y0, y), NDE_OK);
+  ck_assert_int_eq(nde_adjoint_backward(a, dl, NULL, NULL), NDE_OK);
+  pthread_t t;
+  ck_assert_int_eq(pthread_create(&t, NULL, free_solver, a), 0);
+  pthread_join(t, NULL);
+  ck_assert_int_eq(nde_ode_solve(b, 1, y0, y), NDE_OK);
+  ck_assert(memcmp(y, ref, D * sizeof *y) == 0);
+  nde_ode_free(b);
+  nde_field_free(f);
+  free(y0);
+  free(y);
+  free(dl);
+  free(ref);
+}
+END_TEST
+
 Suite *ode_threads_suite(void) {
   Suite *s = suite_create("ode_threads");
   TCase *tc = tcase_create("core");
@@ -229,6 +374,9 @@ Suite *ode_threads_suite(void) {
   tcase_add_test(tc, set_blas_count_during_other_threads_slices);
   tcase_add_test(tc, fork_during_other_threads_slices);
   tcase_add_test(tc, concurrent_solves_match_single_thread);
+  tcase_add_test(tc, vector_queue_chosen_per_vector);
+  tcase_add_test(tc, no_vector_operations_left_queued);
+  tcase_add_test(tc, solver_freed_by_another_thread);
   suite_add_tcase(s, tc);
   return s;
 }
