@@ -67,6 +67,17 @@ typedef enum nde_layer_kind {
 /* Normalization inside a residual block. */
 typedef enum nde_norm_kind { NDE_NORM_GROUP = 0, NDE_NORM_BATCH = 1 } nde_norm_kind;
 
+/* How a convolution is computed (a layer's choice, fixed at create). */
+typedef enum nde_conv_algo {
+  NDE_CONV_AUTO = 0,  /* 3x3, stride-1, pad-1 convolutions of planes cut into 2x2 or 3x3
+                         tiles by Winograd's F(2x2, 3x3) or F(3x3, 3x3) (2.25x or 3.24x
+                         fewer flops; the ODE function's and the ResNet blocks'), the
+                         others by im2col and one gemm (the default) */
+  NDE_CONV_IM2COL = 1 /* always im2col and one gemm. The two round differently (float,
+                         64 channels: about 3e-6 of the largest output for F(3x3),
+                         3e-7 for im2col) */
+} nde_conv_algo;
+
 /* One layer's description. Fields a kind does not use are ignored; the
  * nde_spec_* constructors below fill the right ones. */
 typedef struct nde_layer_spec {
@@ -79,6 +90,8 @@ typedef struct nde_layer_spec {
   int norm;          /* resblock: nde_norm_kind */
   double eps;        /* norms: variance epsilon (1e-5) */
   double momentum;   /* batchnorm: running-stat momentum (0.1, PyTorch convention) */
+  int conv_algo;     /* conv2d, concat_conv2d, resblock (its convolutions): nde_conv_algo,
+                        NDE_CONV_AUTO */
 } nde_layer_spec;
 
 nde_layer_spec nde_spec_dense(int out);
