@@ -14,6 +14,21 @@
  *  5. Library code never aborts, exits or prints: every fallible function
  *     returns int, NDE_OK (0) on success or a negative NDE_ERR_* code, and
  *     nde_last_error() then describes the failure with its context.
+ *
+ * THREAD SAFETY (the rules of every module; docs/thread-safety.md has them
+ * all in one place)
+ *  1. An object is used by one thread at a time; different objects may be
+ *     used by different threads at once, and an object may pass to another
+ *     thread between calls. An object that another borrows (a solver's
+ *     field, a field's networks) is in use whenever the borrower is.
+ *  2. Functions taking a const object only read it, so several threads may
+ *     call them on one object while no thread modifies it.
+ *  3. Functions without an object may run concurrently on different
+ *     buffers. nde_last_error() is per thread. An nde_rng is plain data:
+ *     one per thread.
+ *  4. Process-wide state: the BLAS thread count (below) and nde's pool of
+ *     worker threads, both shared safely. Call nde_blas_restart_with_core
+ *     before starting threads.
  */
 #ifndef NDE_COMMON_H
 #define NDE_COMMON_H

@@ -20,6 +20,14 @@
  *   nde_net_init(net, &rng);
  *   nde_net_forward(net, t, n, x, y);        // y: n * nde_net_out_numel(net)
  *   nde_net_vjp(net, n, dy, dx, grad);       // dx overwritten, grad += ...
+ *
+ * THREAD SAFETY. A network is used by one thread at a time (forward keeps
+ * its intermediates in it); networks that share a scratch arena count as
+ * one. Networks bound to one parameter vector (nde_net_bind) may run
+ * forward on different threads at once while nobody writes the parameters,
+ * each vjp accumulating into a gradient buffer of its own. Each layer's
+ * choices (spec.conv_algo) are fixed at create: nothing process-wide.
+ * Layer specs, shapes and the loss are plain data and functions.
  */
 #ifndef NDE_NETS_H
 #define NDE_NETS_H
