@@ -100,5 +100,6 @@ int nde_adjoint_backward(nde_ode *ode, const double *dLdy, double *dLdy0, double
   if (!rc && !per)
     for (int i = 1; i < n; i++) ode->samp_b[i] = ode->samp_b[0];
   nde_ode_stats_add(&ode->tot_b, &ode->last_b);
+  nde_nvec_flush(); /* the solver may be used next on another thread (ode/nvector_fast.c) */
   return rc;
 }

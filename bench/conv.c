@@ -95,7 +95,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: conv [rounds >= 1] [batch >= 1]\n");
     return 2;
   }
-  openblas_set_num_threads(2);
+  nde_blas_set_threads(2);
 
   bench b = {0};
   b.n = n;

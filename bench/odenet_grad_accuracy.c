@@ -20,8 +20,6 @@
 
 #include "nde/nde.h"
 
-extern void openblas_set_num_threads(int);
-
 static const char *opt_str(int argc, char **argv, const char *name, const char *def) {
   for (int i = 1; i + 1 < argc; i++)
     if (!strcmp(argv[i], name)) return argv[i + 1];
@@ -71,7 +69,10 @@ int main(int argc, char **argv) {
   nde_blas_restart_with_core(argv); /* OpenBLAS fell back to SSE kernels: retry */
   const int batch = atoi(opt_str(argc, argv, "--batch", "128"));
   const char *input = opt_str(argc, argv, "--input", "normal");
-  openblas_set_num_threads(atoi(opt_str(argc, argv, "--threads", "2")));
+  if (nde_blas_set_threads(atoi(opt_str(argc, argv, "--threads", "2")))) {
+    fprintf(stderr, "odenet_grad_accuracy: --threads: %s\n", nde_last_error());
+    return 2;
+  }
   if (batch < 1) {
     fprintf(stderr, "odenet_grad_accuracy: --batch must be >= 1\n");
     return 2;

@@ -47,8 +47,6 @@
 
 #include "nde/nde.h"
 
-extern void openblas_set_num_threads(int);
-
 static double now_sec(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -182,7 +180,10 @@ int main(int argc, char **argv) {
     fprintf(stderr, "odenet_step: %s\n", nde_last_error());
     return 2;
   }
-  openblas_set_num_threads(threads);
+  if (nde_blas_set_threads(threads)) {
+    fprintf(stderr, "odenet_step: --threads: %s\n", nde_last_error());
+    return 2;
+  }
   nde_model_options mo = nde_model_options_default(kind);
   mo.max_batch = batch;
   mo.attractors = natt;

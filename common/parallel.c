@@ -34,36 +34,95 @@
 #define ANNOTATE_HAPPENS_AFTER(obj) ((void)0)
 #endif
 
-/* OpenBLAS's thread control (the library nde links; see CMakeLists.txt). */
+/* OpenBLAS's thread control (the library nde links; see CMakeLists.txt).
+ * OpenBLAS 0.3.21 has one process-wide thread count and no per-thread
+ * setting, so every change of it below is made under blas_m. */
 extern void openblas_set_num_threads(int);
 extern int openblas_get_num_threads(void);
-
-int nde_blas_threads(void) {
-  int t = openblas_get_num_threads();
-  return t < 1 ? 1 : t;
-}
 
 /* BLAS single-threaded while any run is in flight. The thread count is
  * process-wide, so runs of several user threads (or nested runs) share one
  * save/restore: the first to enter saves the count and sets 1, the last to
  * leave restores it. (Each saving and restoring on its own, the first run
  * to finish would give BLAS its threads back while another run's slices
- * still call it, oversubscribing the cores.) */
+ * still call it, oversubscribing the cores.)
+ *
+ * The count nde cuts its work by (nde_blas_threads) is the program's
+ * choice, blas_user while runs are in flight, not the 1 OpenBLAS has then:
+ * otherwise a thread's slices, and so the rounding of its reductions
+ * (ode/nvector_fast.c), would depend on whether another thread happened to
+ * be running slices. Inside a slice it is 1 (in_slice): no nested runs. */
 static pthread_mutex_t blas_m = PTHREAD_MUTEX_INITIALIZER;
-static int blas_depth, blas_saved;
+static int blas_depth;          /* runs in flight, all threads (under blas_m) */
+static int blas_user;           /* the program's count while blas_depth > 0 */
+static int blas_restore_child;  /* after fork: give OpenBLAS blas_user back */
+static _Thread_local int own_depth; /* runs in flight started by this thread */
+static _Thread_local int in_slice;  /* this thread is running a slice */
+
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static void register_atfork(void);
+
+/* blas_m, with the fork handlers in place (see register_atfork). */
+static void blas_lock(void) {
+  pthread_once(&atfork_once, register_atfork);
+  pthread_mutex_lock(&blas_m);
+}
+
+static int openblas_threads(void) {
+  const int t = openblas_get_num_threads();
+  return t < 1 ? 1 : t;
+}
+
+/* After fork() the child has only the forking thread: runs of the others
+ * are gone, and OpenBLAS gets its count back at the next call here (not in
+ * the fork handler, where OpenBLAS would start threads). Under blas_m. The
+ * fork handlers hold blas_m across fork(), so no thread of nde was inside
+ * openblas_set_num_threads then: OpenBLAS 0.3.21 does not reset its own
+ * lock in the child, and a child forked in the middle of such a call hung
+ * in its next one. */
+static void blas_fix_after_fork(void) {
+  if (!blas_restore_child) return;
+  blas_restore_child = 0;
+  if (blas_depth == 0 && blas_user > 1) openblas_set_num_threads(blas_user);
+}
+
+int nde_blas_get_threads(void) {
+  blas_lock();
+  blas_fix_after_fork();
+  const int t = blas_depth ? blas_user : openblas_threads();
+  pthread_mutex_unlock(&blas_m);
+  return t;
+}
+
+int nde_blas_set_threads(int n) {
+  if (n < 1) return nde_error(NDE_ERR_ARG, "BLAS thread count %d must be >= 1", n);
+  blas_lock();
+  blas_fix_after_fork();
+  if (blas_depth)
+    blas_user = n; /* OpenBLAS gets it when the last run ends */
+  else
+    openblas_set_num_threads(n);
+  pthread_mutex_unlock(&blas_m);
+  return NDE_OK;
+}
+
+int nde_blas_threads(void) { return in_slice ? 1 : nde_blas_get_threads(); }
 
 static void blas_single_enter(void) {
-  pthread_mutex_lock(&blas_m);
+  blas_lock();
+  blas_fix_after_fork();
   if (blas_depth++ == 0) {
-    blas_saved = nde_blas_threads();
-    if (blas_saved > 1) openblas_set_num_threads(1);
+    blas_user = openblas_threads();
+    if (blas_user > 1) openblas_set_num_threads(1);
   }
+  own_depth++;
   pthread_mutex_unlock(&blas_m);
 }
 
 static void blas_single_leave(void) {
-  pthread_mutex_lock(&blas_m);
-  if (--blas_depth == 0 && blas_saved > 1) openblas_set_num_threads(blas_saved);
+  blas_lock();
+  own_depth--;
+  if (--blas_depth == 0 && blas_user > 1) openblas_set_num_threads(blas_user);
   pthread_mutex_unlock(&blas_m);
 }
 
@@ -75,7 +134,10 @@ typedef struct slice_job {
 } slice_job;
 
 static void run_job(slice_job *j) {
+  const int was = in_slice;
+  in_slice = 1;
   j->rc = j->fn(j->arg, j->slice);
+  in_slice = was;
   if (j->rc) snprintf(j->msg, sizeof j->msg, "%s", nde_last_error());
 }
 
@@ -100,10 +162,13 @@ static struct pool {
        .wake = PTHREAD_COND_INITIALIZER,
        .done = PTHREAD_COND_INITIALIZER};
 
-static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static void blas_fork_prepare(void) { pthread_mutex_lock(&blas_m); }
+static void blas_fork_parent(void) { pthread_mutex_unlock(&blas_m); }
 
 static void pool_reset_in_child(void) {
-  pthread_mutex_init(&blas_m, NULL);
+  blas_depth = own_depth; /* the other threads' runs did not come along */
+  blas_restore_child = 1;
+  pthread_mutex_unlock(&blas_m); /* held by this thread since blas_fork_prepare */
   pthread_mutex_init(&P.busy, NULL);
   pthread_mutex_init(&P.m, NULL);
   pthread_cond_init(&P.wake, NULL);
@@ -112,7 +177,9 @@ static void pool_reset_in_child(void) {
   atomic_store(&P.remaining, 0);
 }
 
-static void register_atfork(void) { pthread_atfork(NULL, NULL, pool_reset_in_child); }
+static void register_atfork(void) {
+  pthread_atfork(blas_fork_prepare, blas_fork_parent, pool_reset_in_child);
+}
 
 static inline void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -223,8 +290,7 @@ static void spawn_run(slice_job *job, int count) {
 int nde_run_slices(int count, nde_slice_fn fn, void *arg) {
   if (count <= 1) return fn(arg, 0);
   if (count > NDE_MAX_SLICES) count = NDE_MAX_SLICES;
-  pthread_once(&atfork_once, register_atfork);
-  blas_single_enter();
+  blas_single_enter(); /* registers the fork handlers */
   slice_job own[NDE_MAX_SLICES], *job = own;
   int pooled = 0;
   if (pthread_mutex_trylock(&P.busy) == 0) {

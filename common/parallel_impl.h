@@ -18,7 +18,8 @@ typedef int (*nde_slice_fn)(void *arg, int slice);
 
 /* Run fn(arg, s) for s = 0 .. count - 1, slice 0 on the calling thread and
  * each other slice on a thread of its own, with BLAS single-threaded until
- * all have returned (then restored). Returns the code of the lowest failing
+ * all have returned (then restored; OpenBLAS's count is process-wide, so
+ * it stays 1 until the runs of every thread have ended). Returns the code of the lowest failing
  * slice, with that slice's message as the calling thread's nde_last_error();
  * 0 when all succeed. count <= 1 runs fn(arg, 0) directly; if a thread
  * cannot be started its slice runs on the calling thread afterwards. */
@@ -28,7 +29,11 @@ int nde_run_slices(int count, nde_slice_fn fn, void *arg);
  * of nearly equal length (the slices' lengths differ by at most one). */
 static inline long nde_slice_start(long n, int count, int k) { return n * k / count; }
 
-/* The thread count BLAS (OpenBLAS) uses now, >= 1. */
+/* How many threads the calling code may cut its work into, >= 1: 1 inside
+ * a slice (no nested runs), else the program's BLAS thread count
+ * (nde_blas_get_threads, nde/common.h) -- not the 1 OpenBLAS is set to
+ * while some thread's slices run, so that what a thread computes does not
+ * depend on what other threads do. */
 int nde_blas_threads(void);
 
 #endif

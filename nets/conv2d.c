@@ -40,7 +40,9 @@
  * addend above. ODE-Net training step (odenet_step, alternating runs on a
  * loaded host): im2col 0.40-0.55 s -> F(2x2) 0.32-0.42 s (f evaluation
  * 4.6-6.6 ms -> 3.1-3.9 ms); F(2x2) 0.315 / 0.334 s -> F(3x3) 0.281 /
- * 0.285 s (min / median of 8 runs each).
+ * 0.285 s (min / median of 8 runs each). A layer whose spec.conv_algo is
+ * NDE_CONV_IM2COL keeps the im2col path; the choice is the layer's own,
+ * fixed at setup (no process-wide switch).
  *
  * MEMORY: CHUNKS OF SAMPLES. The columns of a whole batch can be far larger
  * than the layer's input and output (Cin*kh*kw / (stride^2) times the
@@ -135,9 +137,8 @@ static void conv_destroy(nde_layer *L) {
 
 static nde_real *alloc_reals(size_t n) { return malloc((n ? n : 1) * sizeof(nde_real)); }
 
-static int allow_winograd = 1;
+/* A count, not a setting: the layers' choices are their own (spec.conv_algo). */
 static long winograd_setups;
-void nde_conv_allow_winograd(int allow) { allow_winograd = allow; }
 long nde_conv_winograd_setups(void) { return __atomic_load_n(&winograd_setups, __ATOMIC_RELAXED); }
 
 /* Chunk size (see MEMORY above). A chunk's temporaries should fit
@@ -201,6 +202,11 @@ static int conv_setup_common(nde_layer *L, int concat) {
     return nde_layer_error(L, NDE_ERR_ARG, "kernel %dx%d must be at least 1x1", s->kh, s->kw);
   if (s->stride < 1) return nde_layer_error(L, NDE_ERR_ARG, "stride %d must be >= 1", s->stride);
   if (s->pad < 0) return nde_layer_error(L, NDE_ERR_ARG, "padding %d must be >= 0", s->pad);
+  if (s->conv_algo != NDE_CONV_AUTO && s->conv_algo != NDE_CONV_IM2COL)
+    return nde_layer_error(L, NDE_ERR_ARG,
+                           "convolution algorithm %d is neither NDE_CONV_AUTO (0) nor "
+                           "NDE_CONV_IM2COL (1)",
+                           s->conv_algo);
   const long long hp = (long long)L->in.h + 2LL * s->pad, wp = (long long)L->in.w + 2LL * s->pad;
   if (hp < s->kh || wp < s->kw)
     return nde_layer_error(L, NDE_ERR_SHAPE,
@@ -249,7 +255,7 @@ static int conv_setup_common(nde_layer *L, int concat) {
     C->gt = (nde_conv_geom){s->out, (int)ho, (int)wo, s->kh, s->kw, 1, s->kh - 1 - s->pad,
                             L->in.h, L->in.w};
 
-  C->wino = allow_winograd ? nde_wino_tile(&C->g) : 0;
+  C->wino = s->conv_algo == NDE_CONV_AUTO ? nde_wino_tile(&C->g) : 0;
   if (C->wino) {
     C->flip = 0;
     C->nxi = (C->wino + 2) * (C->wino + 2);

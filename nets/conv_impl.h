@@ -111,10 +111,6 @@ void nde_wino_output(int m, const nde_conv_geom *g, int cout, int n, const nde_r
 void nde_wino_output_adjoint(int m, const nde_conv_geom *g, int cout, int n, const nde_real *dY,
                              nde_real *dM);
 
-/* Tests only: whether layers set up from now on may use the Winograd path
- * (default 1), so that it can be compared with the im2col path. */
-void nde_conv_allow_winograd(int allow);
-
 /* Tests only: how many convolution layers took the Winograd path so far. */
 long nde_conv_winograd_setups(void);
 

@@ -93,6 +93,7 @@ static int rb_setup(nde_layer *L) {
   nde_layer_spec conv1 = nde_spec_conv2d(Co, 3, s, 1), conv2 = nde_spec_conv2d(Co, 3, 1, 1);
   nde_layer_spec sc = nde_spec_conv2d(Co, 1, s, 0);
   conv1.bias = conv2.bias = sc.bias = 0;
+  conv1.conv_algo = conv2.conv_algo = sc.conv_algo = L->spec.conv_algo;
   const nde_layer_spec pre[2] = {norm, nde_spec_act(NDE_LAYER_RELU)};
   const nde_layer_spec main[4] = {conv1, norm, nde_spec_act(NDE_LAYER_RELU), conv2};
 

@@ -71,7 +71,21 @@ struct par_op {
  * reductions, which need the values), by N_VGetArrayPointer /
  * N_VSetArrayPointer (all of nde's access to the values goes through
  * these; NV_DATA_S would bypass it) and by N_VDestroy, print and buffer
- * packing, so nothing sees a vector's values before its queued updates. */
+ * packing, so nothing sees a vector's values before its queued updates.
+ *
+ * Whether a vector's operations are queued is part of its operation table
+ * (nde_nvec_use_fast_ops; clones copy the table), so it is chosen per
+ * vector, and so per solver, whose vectors are all clones of its state
+ * vector: there is no process-wide switch for one thread to change under
+ * another.
+ *
+ * THREADS. The queue is the calling thread's (an operation does not know
+ * its solver, and a solver runs on one thread at a time). So that a solver
+ * may be handed to another thread, or freed there, nothing may stay queued
+ * when nde returns to its caller: every call that runs a solver ends with
+ * nde_nvec_flush (ode/solver.c, adjoint/adjoint.c). Left queued, the
+ * operations would run at this thread's next flush, into vectors another
+ * thread may have freed meanwhile. */
 enum { DEFER_MAX = 128, DEFER_BLOCK = 256 };
 enum { DQ_LINSUM, DQ_SCALE, DQ_CONST }; /* z = a x + b y,  z = a x,  z = a */
 struct defer_q {
@@ -83,12 +97,9 @@ struct defer_q {
   realtype *z[DEFER_MAX];
 };
 static _Thread_local struct defer_q deferred;
-static int defer_enabled = 1;
 static void flush_deferred(void);
-void nde_nvec_set_deferral(int on) {
-  flush_deferred();
-  defer_enabled = on;
-}
+int nde_nvec_queued(void) { return deferred.n; }
+void nde_nvec_flush(void) { flush_deferred(); }
 
 static int par_slice(void *arg, int s) {
   par_op *o = arg;
@@ -152,11 +163,16 @@ static void flush_deferred(void) {
   q->n = 0; /* emptied first: par_run flushes too (nothing queues meanwhile) */
   par_run(&o, q->len);
 }
-/* Queue z = a x + b y (x, y: NULL where the kind reads none) if the vector
- * is long; 0 when the caller must run it now. */
+static void fast_linearsum(realtype a, N_Vector x, realtype b, N_Vector y, N_Vector z);
+/* Whether z's operations are queued: its table has the queueing linear
+ * sum (nde_nvec_use_fast_ops). */
+static int queues(N_Vector z) { return z->ops->nvlinearsum == fast_linearsum; }
+
+/* Queue z = a x + b y (x, y: NULL where the kind reads none) if z queues
+ * and is long; 0 when the caller must run it now. */
 static int defer(int kind, realtype a, realtype b, N_Vector x, N_Vector y, N_Vector z) {
   struct defer_q *q = &deferred;
-  if (!defer_enabled || LEN(z) < PAR_MIN) return 0;
+  if (!queues(z) || LEN(z) < PAR_MIN) return 0;
   if (q->n == DEFER_MAX || (q->n && q->len != LEN(z))) flush_deferred();
   const int k = q->n++;
   q->len = LEN(z);
@@ -168,10 +184,12 @@ static int defer(int kind, realtype a, realtype b, N_Vector x, N_Vector y, N_Vec
   q->z[k] = DATA(z);
   return 1;
 }
-static void fast_linearsum(realtype a, N_Vector x, realtype b, N_Vector y, N_Vector z) {
-  if (defer(DQ_LINSUM, a, b, x, y, z)) return;
+static void fast_linearsum_now(realtype a, N_Vector x, realtype b, N_Vector y, N_Vector z) {
   par_op o = {.range = linearsum_range, .a = a, .b = b, .x = x, .y = y, .z = z};
   par_run(&o, LEN(x));
+}
+static void fast_linearsum(realtype a, N_Vector x, realtype b, N_Vector y, N_Vector z) {
+  if (!defer(DQ_LINSUM, a, b, x, y, z)) fast_linearsum_now(a, x, b, y, z);
 }
 
 static void const_range(par_op *o, long i0, long i1, int s) {
@@ -448,8 +466,8 @@ static void scaleaddmulti_range(par_op *o, long i0, long i1, int s) {
   }
 }
 static int fast_scaleaddmulti(int nv, realtype *a, N_Vector x, N_Vector *Y, N_Vector *Z) {
-  if (defer_enabled && LEN(x) >= PAR_MIN) { /* Z_k = a_k x + 1 Y_k, k = 0, 1, ... in order */
-    for (int k = 0; k < nv; k++) defer(DQ_LINSUM, a[k], 1.0, x, Y[k], Z[k]);
+  if (queues(x) && LEN(x) >= PAR_MIN) { /* Z_k = a_k x + 1 Y_k, k = 0, 1, ... in order */
+    for (int k = 0; k < nv; k++) fast_linearsum(a[k], x, 1.0, Y[k], Z[k]);
     return 0;
   }
   par_op o = {.range = scaleaddmulti_range, .c = a, .nv = nv, .x = x, .Y = Y, .Z = Z};
@@ -549,7 +567,7 @@ static void fp_update_range(par_op *o, long i0, long i1, int s) {
 void nde_nvec_fp_update(N_Vector g, N_Vector y, N_Vector delta) {
   /* the same arithmetic queued: delta = 1 g + (-1) y, y = 1 g */
   if (defer(DQ_LINSUM, 1.0, -1.0, g, y, delta)) {
-    defer(DQ_SCALE, 1.0, 0, g, NULL, y);
+    fast_scale(1.0, g, y); /* queued after it (or run now, the queue first) */
     return;
   }
   par_op o = {.range = fp_update_range, .x = g, .y = y, .z = delta};
@@ -586,7 +604,7 @@ static int fast_bufunpack(N_Vector v, void *buf) {
   return N_VBufUnpack_Serial(v, buf);
 }
 
-void nde_nvec_use_fast_ops(N_Vector v) {
+void nde_nvec_use_fast_ops(N_Vector v, int queue) {
   N_Vector_Ops o = v->ops;
   o->nvgetarraypointer = fast_getarraypointer;
   o->nvsetarraypointer = fast_setarraypointer;
@@ -596,7 +614,7 @@ void nde_nvec_use_fast_ops(N_Vector v) {
   o->nvbufpack = fast_bufpack;
   o->nvbufunpack = fast_bufunpack;
   o->nvdotprodmultilocal = fast_dotprodmulti;
-  o->nvlinearsum = fast_linearsum;
+  o->nvlinearsum = queue ? fast_linearsum : fast_linearsum_now;
   o->nvconst = fast_const;
   o->nvprod = fast_prod;
   o->nvdiv = fast_div;

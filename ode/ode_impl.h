@@ -157,8 +157,10 @@ int nde_ode_rhs_status(nde_ode *ode, int rc, double t, const double *out, size_t
 /* Allocate a serial vector (zeroed, with the optimized operations of
  * ode/nvector_fast.c), NULL on failure. */
 N_Vector nde_nvec(nde_ode *ode, size_t len);
-/* Replace v's operation table by optimized kernels (clones inherit it). */
-void nde_nvec_use_fast_ops(N_Vector v);
+/* Replace v's operation table by optimized kernels (clones inherit it).
+ * queue = 1: elementwise operations on long vectors are queued and run
+ * together (ode/nvector_fast.c); 0: each runs at once. Same results. */
+void nde_nvec_use_fast_ops(N_Vector v, int queue);
 void nde_nvec_free(N_Vector *v);
 /* A clone of w (same operations, uninitialized data), NULL when the
  * allocation fails; use instead of N_VClone, which crashes then. */
@@ -168,9 +170,12 @@ N_Vector nde_nvec_clone(N_Vector w);
  * error weights); and delta = g - y followed by y = g. */
 int nde_nvec_ewt(N_Vector y, double rtol, double atol, N_Vector w);
 void nde_nvec_fp_update(N_Vector g, N_Vector y, N_Vector delta);
-/* Tests only: whether elementwise operations on long vectors are queued
- * (ode/nvector_fast.c; default 1). Runs the calling thread's queue first. */
-void nde_nvec_set_deferral(int on);
+/* Run the operations queued in the calling thread now. Every call that
+ * runs a solver ends with it, so that no operation on a solver's vectors is
+ * left in a thread's queue when the solver passes to another thread. */
+void nde_nvec_flush(void);
+/* Tests only: operations queued in the calling thread. */
+int nde_nvec_queued(void);
 /* Plain fixed-point nonlinear solver (ode/fixed_point.c): SUNDIALS's
  * SUNNonlinSol_FixedPoint without acceleration, iterate for iterate, in
  * two passes over the state per iteration instead of four. */

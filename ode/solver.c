@@ -137,6 +137,7 @@ int nde_ode_create(nde_field *field, const nde_ode_options *opt, int max_batch, 
     return nde_error(NDE_ERR_SOLVER, "nde_ode_create: SUNContext_Create failed");
   }
   rc = nde_ode_ensure_size(ode, o.batch_mode == NDE_BATCH_JOINT ? max_batch : 1);
+  nde_nvec_flush(); /* the solver may be used on another thread (ode/nvector_fast.c) */
   if (rc) {
     nde_ode_free(ode);
     return nde_error_wrap(rc, "nde_ode_create: ");
@@ -168,7 +169,7 @@ void nde_ode_stats_add(nde_ode_stats *a, const nde_ode_stats *b) {
   a->nsolves += b->nsolves;
 }
 
-int nde_ode_forward_batch(nde_ode *ode, int n, const double *y0, double *yout, int record) {
+static int forward_batch(nde_ode *ode, int n, const double *y0, double *yout, int record) {
   int per = ode->opt.batch_mode == NDE_BATCH_PER_SAMPLE, rc;
   int m = per ? 1 : n, nint = per ? n : 1;
   if ((rc = nde_ode_ensure_size(ode, m))) return rc;
@@ -212,6 +213,15 @@ int nde_ode_forward_batch(nde_ode *ode, int n, const double *y0, double *yout, i
   if (per && ode->opt.adjoint == NDE_ADJ_CHECKPOINT && record) ode->cv_holds = n - 1;
   nde_ode_stats_add(&ode->tot_f, &ode->last_f);
   return NDE_OK;
+}
+
+/* Nothing of the solver's left in this thread's queue of vector operations
+ * on return: the solver may be used next, or freed, on another thread
+ * (ode/nvector_fast.c). */
+int nde_ode_forward_batch(nde_ode *ode, int n, const double *y0, double *yout, int record) {
+  const int rc = forward_batch(ode, n, y0, yout, record);
+  nde_nvec_flush();
+  return rc;
 }
 
 int nde_ode_solve(nde_ode *ode, int n, const double *y0, double *yout) {

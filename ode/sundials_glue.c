@@ -111,7 +111,7 @@ int nde_sun_fail_h(nde_ode *ode, const char *call, int flag, int ark, double t_r
 N_Vector nde_nvec(nde_ode *ode, size_t len) {
   N_Vector v = N_VNew_Serial((sunindextype)len, ode->ctx);
   if (!v) return NULL;
-  nde_nvec_use_fast_ops(v);
+  nde_nvec_use_fast_ops(v, 1);
   N_VConst(0.0, v);
   return v;
 }

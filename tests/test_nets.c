@@ -12,6 +12,7 @@ Suite *norm_suite(void);
 Suite *blocks_suite(void);
 Suite *activation_extra_suite(void);
 Suite *resblock_down_suite(void);
+Suite *threads_suite(void);
 
 int main(void) {
   SRunner *sr = srunner_create(dense_suite());
@@ -23,6 +24,7 @@ int main(void) {
   srunner_add_suite(sr, blocks_suite());
   srunner_add_suite(sr, activation_extra_suite());
   srunner_add_suite(sr, resblock_down_suite());
+  srunner_add_suite(sr, threads_suite());
   srunner_run_all(sr, CK_NORMAL);
   int failed = srunner_ntests_failed(sr);
   srunner_free(sr);

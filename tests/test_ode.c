@@ -12,6 +12,7 @@ Suite *ode_errors_suite(void);
 Suite *ode_nvector_suite(void);
 Suite *ode_field_split_suite(void);
 Suite *ode_fixed_point_suite(void);
+Suite *ode_threads_suite(void);
 
 int main(void) {
   SRunner *sr = srunner_create(ode_field_suite());
@@ -22,6 +23,7 @@ int main(void) {
   srunner_add_suite(sr, ode_nvector_suite());
   srunner_add_suite(sr, ode_field_split_suite());
   srunner_add_suite(sr, ode_fixed_point_suite());
+  srunner_add_suite(sr, ode_threads_suite());
   srunner_run_all(sr, CK_NORMAL);
   int failed = srunner_ntests_failed(sr);
   srunner_free(sr);

@@ -38,6 +38,10 @@
  *   memset(gtheta, 0, np * sizeof *gtheta);
  *   nde_adjoint_backward(ode, dLdy, dLdy0, gtheta);
  *   nde_ode_last_stats(ode, &fwd, &bwd);       // NFE-F, NFE-B
+ *
+ * THREAD SAFETY. As nde/ode.h: these calls use the solver and its field;
+ * the forward and the backward pass may run on different threads, one
+ * after the other.
  */
 #ifndef NDE_ADJOINT_H
 #define NDE_ADJOINT_H

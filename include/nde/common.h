@@ -14,6 +14,21 @@
  *  5. Library code never aborts, exits or prints: every fallible function
  *     returns int, NDE_OK (0) on success or a negative NDE_ERR_* code, and
  *     nde_last_error() then describes the failure with its context.
+ *
+ * THREAD SAFETY (the rules of every module; docs/thread-safety.md has them
+ * all in one place)
+ *  1. An object is used by one thread at a time; different objects may be
+ *     used by different threads at once, and an object may pass to another
+ *     thread between calls. An object that another borrows (a solver's
+ *     field, a field's networks) is in use whenever the borrower is.
+ *  2. Functions taking a const object only read it, so several threads may
+ *     call them on one object while no thread modifies it.
+ *  3. Functions without an object may run concurrently on different
+ *     buffers. nde_last_error() is per thread. An nde_rng is plain data:
+ *     one per thread.
+ *  4. Process-wide state: the BLAS thread count (below) and nde's pool of
+ *     worker threads, both shared safely. Call nde_blas_restart_with_core
+ *     before starting threads.
  */
 #ifndef NDE_COMMON_H
 #define NDE_COMMON_H
@@ -100,6 +115,26 @@ size_t nde_memory_available(void);
 const char *nde_blas_core(void);
 const char *nde_blas_suggested_core(void);
 int nde_blas_restart_with_core(char **argv);
+
+/* BLAS threads. nde evaluates networks and long vector operations either
+ * on a multi-threaded BLAS or in slices on its own threads, each slice with
+ * a single-threaded BLAS; the program's BLAS thread count (OpenBLAS's,
+ * from OPENBLAS_NUM_THREADS or set here) decides how many slices. While
+ * any thread runs slices, nde sets OpenBLAS, whose count is process-wide,
+ * to one thread and gives the count back when the last slices end.
+ *   nde_blas_get_threads()   the program's count (>= 1), never the 1 of
+ *                            those moments: what nde computes on one
+ *                            thread does not depend on other threads
+ *   nde_blas_set_threads(n)  set it (n >= 1; NDE_ERR_ARG otherwise). Safe
+ *                            while other threads run nde: during slices
+ *                            OpenBLAS gets n when they end. Call it
+ *                            rather than openblas_set_num_threads, which
+ *                            is only safe while no nde call is running in
+ *                            any thread.
+ * Results for a given count do not depend on which threads run what (see
+ * docs/thread-safety.md). */
+int nde_blas_get_threads(void);
+int nde_blas_set_threads(int n);
 
 /* Seeded pseudo-random numbers: xoshiro256** (Blackman & Vigna 2018), whose
  * 256-bit state is filled from the 64-bit seed by splitmix64. The same seed

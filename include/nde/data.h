@@ -26,6 +26,12 @@
  *   }
  *   nde_batch_iter_free(it);
  *   nde_dataset_free(train);
+ *
+ * THREAD SAFETY. A loaded dataset is only read: any number of threads may
+ * read it at once (iterators, nde_data_get, nde_data_channel_stats) while
+ * nobody modifies or frees it. An iterator (its buffers and generator) is
+ * used by one thread at a time. Loaders and the image functions may run
+ * concurrently; each thread shuffles with its own nde_rng.
  */
 #ifndef NDE_DATA_H
 #define NDE_DATA_H

@@ -50,6 +50,12 @@
  *   nde_ham_backward(ham, dLdyN, dLdy0, g);     // g += dL/dtheta
  * and the continuous block: nde_ham_ode_create(ham, &ode_opts, n, &blk),
  * nde_ham_ode_forward(blk, n, y0, yN, 1), nde_ham_ode_backward(...).
+ *
+ * THREAD SAFETY. An nde_ham (parameters, gamma, workspace and stored
+ * states), the fields and block solvers made on it (which borrow it) and
+ * an nde_ham_clf are used by one thread at a time, all on one ham counting
+ * as one. The matrix analyses (nde_ham_mu2, ...) and the noise functions
+ * (with the caller's nde_rng) keep no state.
  */
 #ifndef NDE_HAMILTONIAN_H
 #define NDE_HAMILTONIAN_H

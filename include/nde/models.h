@@ -25,6 +25,11 @@
  * Loss of a batch: mean cross-entropy + (alpha / n) sum_i E(p_i) when the
  * model has h > 0 attractors (DESIGN 4.4). Parameter layout:
  * [stem | body | head features | linear | attractors (h x c)].
+ *
+ * THREAD SAFETY. A model (with the networks and solver nde_model_odefunc
+ * and nde_model_ode return) is used by one thread at a time; it runs its
+ * own slices on nde's worker threads (options.threads) inside each call.
+ * Several models may train on different threads at once.
  */
 #ifndef NDE_MODELS_H
 #define NDE_MODELS_H

@@ -1,5 +1,6 @@
 /* nde: neural ordinary differential equations with attractor regularization.
- * Umbrella header: includes every public module header. */
+ * Umbrella header: includes every public module header. Ownership and
+ * thread-safety rules: nde/common.h. */
 #ifndef NDE_NDE_H
 #define NDE_NDE_H
 

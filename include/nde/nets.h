@@ -20,6 +20,14 @@
  *   nde_net_init(net, &rng);
  *   nde_net_forward(net, t, n, x, y);        // y: n * nde_net_out_numel(net)
  *   nde_net_vjp(net, n, dy, dx, grad);       // dx overwritten, grad += ...
+ *
+ * THREAD SAFETY. A network is used by one thread at a time (forward keeps
+ * its intermediates in it); networks that share a scratch arena count as
+ * one. Networks bound to one parameter vector (nde_net_bind) may run
+ * forward on different threads at once while nobody writes the parameters,
+ * each vjp accumulating into a gradient buffer of its own. Each layer's
+ * choices (spec.conv_algo) are fixed at create: nothing process-wide.
+ * Layer specs, shapes and the loss are plain data and functions.
  */
 #ifndef NDE_NETS_H
 #define NDE_NETS_H
@@ -67,6 +75,17 @@ typedef enum nde_layer_kind {
 /* Normalization inside a residual block. */
 typedef enum nde_norm_kind { NDE_NORM_GROUP = 0, NDE_NORM_BATCH = 1 } nde_norm_kind;
 
+/* How a convolution is computed (a layer's choice, fixed at create). */
+typedef enum nde_conv_algo {
+  NDE_CONV_AUTO = 0,  /* 3x3, stride-1, pad-1 convolutions of planes cut into 2x2 or 3x3
+                         tiles by Winograd's F(2x2, 3x3) or F(3x3, 3x3) (2.25x or 3.24x
+                         fewer flops; the ODE function's and the ResNet blocks'), the
+                         others by im2col and one gemm (the default) */
+  NDE_CONV_IM2COL = 1 /* always im2col and one gemm. The two round differently (float,
+                         64 channels: about 3e-6 of the largest output for F(3x3),
+                         3e-7 for im2col) */
+} nde_conv_algo;
+
 /* One layer's description. Fields a kind does not use are ignored; the
  * nde_spec_* constructors below fill the right ones. */
 typedef struct nde_layer_spec {
@@ -79,6 +98,8 @@ typedef struct nde_layer_spec {
   int norm;          /* resblock: nde_norm_kind */
   double eps;        /* norms: variance epsilon (1e-5) */
   double momentum;   /* batchnorm: running-stat momentum (0.1, PyTorch convention) */
+  int conv_algo;     /* conv2d, concat_conv2d, resblock (its convolutions): nde_conv_algo,
+                        NDE_CONV_AUTO */
 } nde_layer_spec;
 
 nde_layer_spec nde_spec_dense(int out);

@@ -30,6 +30,16 @@
  *   nde_ode_solve(ode, n, y0, yT);                    // yT: n * dim values
  *   nde_ode_stats fwd; nde_ode_last_stats(ode, &fwd, NULL);
  *   nde_ode_free(ode); nde_field_free(f);
+ *
+ * THREAD SAFETY. A field and a solver are each used by one thread at a
+ * time, and a solver uses its field (a field its networks) in every call:
+ * two solvers on one field must not solve at the same time, so give each
+ * thread its own field. A solver may pass to another thread between calls
+ * (every call returns with nothing of it left pending in the calling
+ * thread), and may be freed there. A user field's callbacks are called on
+ * the thread that called nde, never on nde's own threads. For a given
+ * BLAS thread count (nde/common.h) results do not depend on what other
+ * threads do.
  */
 #ifndef NDE_ODE_H
 #define NDE_ODE_H

@@ -34,6 +34,10 @@
  *   nde_rman_result res;
  *   nde_rman_energy(r, n, x, params + off, alpha, dx, grad + off, &res);
  *   // dx (n x c) now also holds alpha/n grad_x E; res.loss joins the loss.
+ *
+ * THREAD SAFETY. An nde_rman (its scratch) and an nde_rman_stats are each
+ * used by one thread at a time. The attractors m are only read: several
+ * threads' workspaces may share them while nobody writes them.
  */
 #ifndef NDE_RMAN_H
 #define NDE_RMAN_H

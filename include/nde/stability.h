@@ -37,6 +37,13 @@
  * the theorem's premise was verified by a bound valid for all x and its
  * conclusion follows; anything else proves nothing about stability (a
  * network can be stable while every sufficient test here is inconclusive).
+ *
+ * THREAD SAFETY. nde_pwa, nde_spectrum, nde_wparam and nde_sdense hold
+ * workspace: each is used by one thread at a time (nde_pwa_fn uses its
+ * nde_pwa). A found nde_fp_set is only read afterwards: threads may read
+ * it at once. The activation facts, nde_stab_jacobian_spectrum and the grid
+ * helpers keep no state. Callbacks (nde_stab_fn) run on the calling
+ * thread. nde_stab_net_jacobian runs the network: it uses it.
  */
 #ifndef NDE_STABILITY_H
 #define NDE_STABILITY_H

@@ -19,6 +19,13 @@
  *   nde_ckpt_set_meta_int(w, "epoch", epoch);
  *   nde_ckpt_writer_commit(w, "run/last.ndeckpt");   // atomic replace
  *   nde_ckpt_writer_free(w);
+ *
+ * THREAD SAFETY. An optimizer, a checkpoint writer and a CSV log are each
+ * used by one thread at a time. An opened checkpoint (nde_ckpt) is only
+ * read: threads may read one at once. Schedules are plain data. Two
+ * threads must not commit checkpoints to the same path at once, and two
+ * training runs need different output directories. The progress line
+ * writes in pieces: leave it to one thread.
  */
 #ifndef NDE_TRAIN_H
 #define NDE_TRAIN_H

@@ -404,10 +404,8 @@ START_TEST(winograd_matches_im2col) {
     const long before = nde_conv_winograd_setups();
     ck_assert_int_eq(nde_net_create(in, n, &s, 1, &wn), NDE_OK);
     ck_assert_int_eq(nde_conv_winograd_setups() - before, cases[q / 2].wino);
-    nde_conv_allow_winograd(0);
-    const int rc = nde_net_create(in, n, &s, 1, &cn);
-    nde_conv_allow_winograd(1);
-    ck_assert_int_eq(rc, NDE_OK);
+    s.conv_algo = NDE_CONV_IM2COL;
+    ck_assert_int_eq(nde_net_create(in, n, &s, 1, &cn), NDE_OK);
     ck_assert_int_eq(nde_conv_winograd_setups() - before, cases[q / 2].wino);
     nde_rng rng;
     nde_rng_seed(&rng, 60 + q);
@@ -663,6 +661,16 @@ START_TEST(bad_specs_rejected) {
   s = nde_spec_concat_conv2d(4, 3, 1, -1);
   ck_assert_int_eq(nde_net_create(nde_shape_chw(2, 6, 6), 2, &s, 1, &net), NDE_ERR_ARG);
   ASSERT_MSG_HAS("padding -1");
+
+  s = nde_spec_conv2d(4, 3, 1, 1);
+  s.conv_algo = 2;
+  ck_assert_int_eq(nde_net_create(nde_shape_chw(2, 6, 6), 2, &s, 1, &net), NDE_ERR_ARG);
+  ASSERT_MSG_HAS("convolution algorithm 2 is neither NDE_CONV_AUTO (0) nor NDE_CONV_IM2COL (1)");
+  s = nde_spec_resblock(NDE_NORM_GROUP, 2);
+  s.conv_algo = -1;
+  ck_assert_int_eq(nde_net_create(nde_shape_chw(2, 6, 6), 2, &s, 1, &net), NDE_ERR_ARG);
+  ASSERT_MSG_HAS("layer 0 (resblock)");
+  ASSERT_MSG_HAS("convolution algorithm -1");
 
   /* 2x2 input, 3x3 kernel, no padding: empty output */
   s = nde_spec_conv2d(4, 3, 1, 0);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nets/conv_impl.h"
 #include "support/testutil.h"
 
 #define ASSERT_OK(call) ck_assert_msg((call) == NDE_OK, "%s", nde_last_error())
@@ -427,6 +428,49 @@ START_TEST(down_block_and_preact_errors) {
 }
 END_TEST
 
+/* A block's spec.conv_algo reaches its convolutions: with NDE_CONV_AUTO its
+ * two 3x3 stride-1 convolutions on a 6x6 plane take the Winograd path,
+ * with NDE_CONV_IM2COL none does; the outputs agree up to rounding. */
+START_TEST(conv_algo_reaches_block_convolutions) {
+  const nde_shape in = nde_shape_chw(8, 6, 6);
+  const int n = 3;
+  nde_net *net[2];
+  long setups[2];
+  for (int k = 0; k < 2; k++) {
+    nde_layer_spec s = nde_spec_resblock(NDE_NORM_GROUP, 2);
+    s.conv_algo = k ? NDE_CONV_IM2COL : NDE_CONV_AUTO;
+    const long before = nde_conv_winograd_setups();
+    ck_assert_int_eq(nde_net_create(in, n, &s, 1, &net[k]), NDE_OK);
+    setups[k] = nde_conv_winograd_setups() - before;
+  }
+  ck_assert_int_eq(setups[0], 2);
+  ck_assert_int_eq(setups[1], 0);
+  nde_rng rng;
+  nde_rng_seed(&rng, 5);
+  nde_net_init(net[0], &rng);
+  const size_t np = nde_net_num_params(net[0]), len = (size_t)n * nde_shape_numel(in);
+  memcpy(nde_net_params(net[1]), nde_net_params(net[0]), np * sizeof(nde_real));
+  nde_real *x = malloc(len * sizeof *x), *y[2];
+  tu_fill_normal(x, len, 1.0, &rng);
+  double dmax = 0, ymax = 0;
+  for (int k = 0; k < 2; k++) {
+    y[k] = malloc(len * sizeof *y[k]);
+    ck_assert_int_eq(nde_net_forward(net[k], 0.0, n, x, y[k]), NDE_OK);
+  }
+  for (size_t i = 0; i < len; i++) {
+    dmax = fmax(dmax, fabs((double)y[0][i] - y[1][i]));
+    ymax = fmax(ymax, fabs((double)y[1][i]));
+  }
+  ck_assert_msg(dmax <= (NDE_REAL_IS_DOUBLE ? 1e-12 : 1e-5) * ymax, "outputs differ by %g of %g",
+                dmax, ymax);
+  for (int k = 0; k < 2; k++) {
+    free(y[k]);
+    nde_net_free(net[k]);
+  }
+  free(x);
+}
+END_TEST
+
 Suite *resblock_down_suite(void) {
   Suite *s = suite_create("resblock_down");
   TCase *tc = tcase_create("core");
@@ -440,6 +484,7 @@ Suite *resblock_down_suite(void) {
   tcase_add_test(tc, preact_body_counts_and_shapes);
   tcase_add_test(tc, preact_trunk_gradcheck);
   tcase_add_test(tc, down_block_and_preact_errors);
+  tcase_add_test(tc, conv_algo_reaches_block_convolutions);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -181,11 +181,9 @@ static void *run_many(void *arg) {
   return NULL;
 }
 
-extern void openblas_set_num_threads(int);
-
 START_TEST(concurrent_runs_restore_blas) {
   const int blas = nde_blas_threads();
-  openblas_set_num_threads(2);
+  nde_blas_set_threads(2);
   runner a = {0, 0}, b = {0, 0};
   pthread_t t;
   ck_assert_int_eq(pthread_create(&t, NULL, run_many, &a), 0);
@@ -195,7 +193,7 @@ START_TEST(concurrent_runs_restore_blas) {
   ck_assert_int_eq(b.count, 900);
   ck_assert_int_eq(a.failures + b.failures, 0);
   ck_assert_int_eq(nde_blas_threads(), 2);
-  openblas_set_num_threads(blas);
+  nde_blas_set_threads(blas);
 }
 END_TEST
 

@@ -35,13 +35,14 @@ static void fill(pair_set *p, unsigned seed) {
   }
 }
 
-static void setup(pair_set *p, long n) {
+/* queue: whether the nde vectors queue their elementwise operations. */
+static void setup_queue(pair_set *p, long n, int queue) {
   ck_assert_int_eq(SUNContext_Create(NULL, &p->ctx), 0);
   p->n = n;
   for (int k = 0; k < NV; k++) {
     p->ref[k] = N_VNew_Serial(n, p->ctx);
     p->fst[k] = N_VNew_Serial(n, p->ctx);
-    nde_nvec_use_fast_ops(p->fst[k]);
+    nde_nvec_use_fast_ops(p->fst[k], queue);
   }
   /* clones carry the table: check once on a clone */
   N_Vector c = N_VClone(p->fst[0]);
@@ -50,6 +51,8 @@ static void setup(pair_set *p, long n) {
   N_VDestroy(c);
   fill(p, 11);
 }
+
+static void setup(pair_set *p, long n) { setup_queue(p, n, 1); }
 
 static void teardown(pair_set *p) {
   for (int k = 0; k < NV; k++) {
@@ -87,9 +90,9 @@ static void same_scalar(double r, double f, const char *what) {
   ck_assert_msg(fabs(r - f) <= 1e-13 * (1 + fabs(r)), "%s: %.17g vs %.17g", what, r, f);
 }
 
-static void check_length(long n) {
+static void check_length(long n, int queue) {
   pair_set p;
-  setup(&p, n);
+  setup_queue(&p, n, queue);
   N_Vector *R = p.ref, *F = p.fst;
 
   /* reductions */
@@ -197,21 +200,20 @@ static void check_length(long n) {
   teardown(&p);
 }
 
-extern void openblas_set_num_threads(int);
-
 /* 300001 values are split over threads (PAR_MIN in ode/nvector_fast.c):
  * run them on 2 and on 3 threads (uneven slices), whatever the
- * environment's BLAS thread count. */
+ * environment's BLAS thread count, with the elementwise operations queued
+ * and not. */
 START_TEST(fast_ops_match_sundials) {
   const long lengths[] = {1, 7, 8, 13, 1000, 4099, 300001};
   const int blas = nde_blas_threads();
   for (size_t i = 0; i < sizeof lengths / sizeof *lengths; i++) {
     for (int t = 2; t <= (lengths[i] > 100000 ? 3 : 2); t++) {
-      openblas_set_num_threads(t);
-      check_length(lengths[i]);
+      nde_blas_set_threads(t);
+      for (int queue = lengths[i] > 100000 ? 0 : 1; queue <= 1; queue++) check_length(lengths[i], queue);
     }
   }
-  openblas_set_num_threads(blas);
+  nde_blas_set_threads(blas);
 }
 END_TEST
 
@@ -224,7 +226,7 @@ END_TEST
 START_TEST(deferred_sums_match_sundials) {
   const int blas = nde_blas_threads();
   for (int t = 1; t <= 3; t++) {
-    openblas_set_num_threads(t);
+    nde_blas_set_threads(t);
     pair_set p;
     setup(&p, 300001);
     const int q = 5; /* zn[0..5] */
@@ -270,7 +272,7 @@ START_TEST(deferred_sums_match_sundials) {
     identical_vectors(&p, 0, "after a destroyed clone");
     teardown(&p);
   }
-  openblas_set_num_threads(blas);
+  nde_blas_set_threads(blas);
 }
 END_TEST
 
