@@ -29,7 +29,7 @@ static int solve_tanh(tf_tanh *p, nde_ode_options *o, nde_ode_stats *st, int wit
     nde_field_free(f);
     return rc;
   }
-  double y0[6] = {1, 0.5, -1, 0.2, 0.3, 2}, y[6];
+  double y0[6] = {1, 0.5, -1, 0.2, 0.3, 2}, y[2 * 6]; /* up to 2 output times */
   p->calls = 0;
   jvp_calls = 0;
   rc = nde_ode_solve(ode, 2, y0, y);
