@@ -4,6 +4,7 @@
 #   make test-double   the same in the double-precision build
 #   make memcheck  the test suite under valgrind
 #   make sanitize  the test suite under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make fuzz      each file reader's libFuzzer harness for FUZZ_SECONDS (clang)
 #   make bench     build the benchmarks (run them from build/bench/)
 JOBS ?= $(shell nproc)
 BUILD ?= build
@@ -12,9 +13,11 @@ BUILD_SANITIZE ?= build-sanitize
 # float-cast-overflow: a double out of an integer's range converted to it is
 # undefined behaviour that gcc's "undefined" group does not include.
 SANITIZERS ?= address,undefined,float-cast-overflow
+BUILD_FUZZ ?= build-fuzz
+FUZZ_SECONDS ?= 60
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build build-double demo test test-double memcheck sanitize bench clean
+.PHONY: all deps build build-double demo test test-double memcheck sanitize fuzz bench clean
 
 all: build
 
@@ -50,7 +53,13 @@ sanitize: deps
 	cmake --build $(BUILD_SANITIZE) -j $(JOBS)
 	bash scripts/sanitize.sh $(BUILD_SANITIZE)
 
+# The fuzz harnesses of tests/fuzz (libFuzzer, ASan + UBSan), each run for
+# FUZZ_SECONDS; any finding fails (scripts/fuzz.sh).
+fuzz:
+	@bash scripts/install-deps.sh fuzz
+	JOBS=$(JOBS) bash scripts/fuzz.sh $(BUILD_FUZZ) $(FUZZ_SECONDS)
+
 bench: build
 
 clean:
-	rm -rf $(BUILD) $(BUILD_DOUBLE) $(BUILD_SANITIZE)
+	rm -rf $(BUILD) $(BUILD_DOUBLE) $(BUILD_SANITIZE) $(BUILD_FUZZ)
