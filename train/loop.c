@@ -6,6 +6,8 @@
  * a resumed run replays exactly the batches an uninterrupted run would see. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,6 +149,14 @@ static int load_checkpoint(const char *path, nde_model *m, nde_optim *opt, int *
   if (!rc) rc = nde_ckpt_meta_int(c, "epoch", &ep);
   double v[8] = {0};
   for (int i = 0; i < 8 && !rc; i++) rc = nde_ckpt_meta_double(c, sum_keys[i], &v[i]);
+  /* Both become ints: out of int's range the epoch would wrap and the
+     double's conversion is undefined. */
+  if (!rc && (ep < 0 || ep > INT_MAX))
+    rc = nde_error(NDE_ERR_FORMAT, "meta 'epoch' = %" PRId64 " is not an epoch count (0..%d)", ep,
+                   INT_MAX);
+  if (!rc && !(v[7] >= 0 && v[7] <= INT_MAX))
+    rc = nde_error(NDE_ERR_FORMAT, "meta '%s' = %g is not a count (0..%d)", sum_keys[7], v[7],
+                   INT_MAX);
   if (!rc) {
     sum->train_loss = v[0], sum->train_err = v[1], sum->test_err = v[2], sum->nfe_f = v[3];
     sum->nfe_b = v[4], sum->test_nfe_f = v[5], *seconds_total = v[6];
