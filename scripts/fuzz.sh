@@ -9,18 +9,18 @@ set -euo pipefail
 build=${1:-build-fuzz}
 seconds=${2:-60}
 src=$(cd "$(dirname "$0")/.." && pwd)
-fuzzers=${FUZZERS:-idx_raw idx_gzip cifar ckpt}
+fuzzers=${FUZZERS:-idx_raw idx_gzip cifar ckpt csv}
 mkdir -p "$build"
 CC=${FUZZ_CC:-clang} cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNDE_FUZZ=ON \
   > "$build/configure.log" || { cat "$build/configure.log"; exit 1; }
 cmake --build "$build" -j "${JOBS:-$(nproc)}" --target nde_fuzzers
-limit=(-max_total_time="$seconds")
-if [ -n "${FUZZ_RUNS:-}" ]; then limit=(-runs="$FUZZ_RUNS"); fi
+limit=(-max_total_time="$seconds") what="$seconds s"
+if [ -n "${FUZZ_RUNS:-}" ]; then limit=(-runs="$FUZZ_RUNS") what="$FUZZ_RUNS inputs"; fi
 status=0
 for name in $fuzzers; do
   mkdir -p "$build/corpus/$name" "$build/artifacts/$name"
   log="$build/fuzz-$name.log"
-  echo "fuzz: $name (${FUZZ_RUNS:+$FUZZ_RUNS runs}${FUZZ_RUNS:-$seconds s}), log $log"
+  echo "fuzz: $name ($what), log $log"
   # -timeout: an input that takes 10 s is a hang; -rss_limit_mb: 2 GiB is
   # far beyond what any seed-sized file may make a reader allocate.
   rc=0

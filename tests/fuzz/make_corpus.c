@@ -375,6 +375,32 @@ static void ckpt_seeds(void) {
   nde_optim_free(adam);
 }
 
+/* ---- CSV logs ---- */
+
+/* keep byte (bit 7: all rows), column-count byte, old file. */
+static void csv_seed(const char *name, unsigned keep, unsigned ncol_byte, const char *file,
+                     size_t n) {
+  buf b = {0};
+  put_u8(&b, keep);
+  put_u8(&b, ncol_byte);
+  put(&b, file, n);
+  write_seed("csv", name, &b);
+  free(b.p);
+}
+#define CSV_SEED(name, keep, ncol, text) csv_seed(name, keep, ncol, text, sizeof text - 1)
+
+static void csv_seeds(void) {
+  CSV_SEED("three_rows_keep_all", 0x80, 2, "epoch,loss,note\n0,1.5,a\n1,1.25,b\n2,1,\"c,d\"\n");
+  CSV_SEED("three_rows_keep_2", 2, 2, "epoch,loss,note\n0,1.5,a\n1,1.25,b\n2,1,c\n");
+  CSV_SEED("torn_last_row", 0x80, 1, "epoch,loss\n0,1.5\n1,1.2");
+  CSV_SEED("crlf_header", 0x80, 1, "epoch,loss\r\n0,1.5\r\n");
+  CSV_SEED("empty", 0x80, 0, "");
+  CSV_SEED("header_cut", 1, 2, "epoch,lo");
+  CSV_SEED("header_only", 0, 0, "epoch\n");
+  CSV_SEED("wrong_header", 0x80, 1, "epoch,lr\n0,0.1\n");
+  CSV_SEED("nul_in_header", 0x80, 0, "epoch\0,other\n0\n");
+}
+
 int main(int argc, char **argv) {
   if (argc != 2) {
     fprintf(stderr, "usage: %s CORPUS-DIR (tests/fuzz/corpus)\n", argv[0]);
@@ -385,5 +411,6 @@ int main(int argc, char **argv) {
   idx_seeds();
   cifar_seeds();
   ckpt_seeds();
+  csv_seeds();
   return 0;
 }
