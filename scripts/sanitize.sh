@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Run every test of the sanitizer build dir $1 (configured with
 # -DNDE_SANITIZE=..., see `make sanitize`) with any finding fatal.
-#  CK_FORK=no                 each Check test in the runner's own process, so
-#                             leaks are seen (and a crash is not a "failure"
-#                             that a forked child hides behind a message)
+#  CK_FORK=no                 each Check test in the runner's own process
+#                             (as make memcheck does), so one report ends the
+#                             runner and leak checking covers every test
 #  halt_on_error=1            the first report ends the runner, non-zero
 #  detect_leaks=1             LeakSanitizer at exit
 #  allocator_may_return_null  a huge request returns NULL as malloc does
