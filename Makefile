@@ -3,13 +3,21 @@
 #   make test      configure, build and run every test (float build)
 #   make test-double   the same in the double-precision build
 #   make memcheck  the test suite under valgrind
+#   make sanitize  the test suite under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make fuzz      each file reader's libFuzzer harness for FUZZ_SECONDS (clang)
 #   make bench     build the benchmarks (run them from build/bench/)
 JOBS ?= $(shell nproc)
 BUILD ?= build
 BUILD_DOUBLE ?= build-double
+BUILD_SANITIZE ?= build-sanitize
+# float-cast-overflow: a double out of an integer's range converted to it is
+# undefined behaviour that gcc's "undefined" group does not include.
+SANITIZERS ?= address,undefined,float-cast-overflow
+BUILD_FUZZ ?= build-fuzz
+FUZZ_SECONDS ?= 60
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build build-double demo test test-double memcheck bench clean
+.PHONY: all deps build build-double demo test test-double memcheck sanitize fuzz bench clean
 
 all: build
 
@@ -37,7 +45,21 @@ demo: build
 memcheck: build
 	bash scripts/memcheck.sh $(BUILD)
 
+# The tests under ASan + UBSan with every finding fatal, leaks included
+# (scripts/sanitize.sh gives the options).
+sanitize: deps
+	cmake -S . -B $(BUILD_SANITIZE) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DNDE_SANITIZE=$(SANITIZERS) $(CMAKE_FLAGS)
+	cmake --build $(BUILD_SANITIZE) -j $(JOBS)
+	bash scripts/sanitize.sh $(BUILD_SANITIZE)
+
+# The fuzz harnesses of tests/fuzz (libFuzzer, ASan + UBSan), each run for
+# FUZZ_SECONDS; any finding fails (scripts/fuzz.sh).
+fuzz:
+	@bash scripts/install-deps.sh fuzz
+	JOBS=$(JOBS) bash scripts/fuzz.sh $(BUILD_FUZZ) $(FUZZ_SECONDS)
+
 bench: build
 
 clean:
-	rm -rf $(BUILD) $(BUILD_DOUBLE)
+	rm -rf $(BUILD) $(BUILD_DOUBLE) $(BUILD_SANITIZE) $(BUILD_FUZZ)

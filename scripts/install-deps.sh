@@ -4,6 +4,8 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config libsundials-dev libopenblas-dev libgsl-dev check
       zlib1g-dev dataset-fashion-mnist valgrind
       libplplot-dev plplot-driver-cairo)  # PLplot: pictures of nde pwa / toy2d (PNG via pngcairo, SVG)
+# `install-deps.sh fuzz` (make fuzz): clang with libFuzzer and the sanitizer runtimes.
+if [ "${1:-}" = fuzz ]; then pkgs+=(clang libclang-rt-dev); fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -190,7 +190,11 @@ static int scan_existing(nde_csv *c, const keep_rule *keep, long *cut, int *rewr
   } else {
     if (n > 0 && first[n - 1] == '\r') n--;
     first[n] = '\0';
-    if (strcmp(first, c->header) != 0)
+    if (memchr(first, '\0', n)) /* strcmp would stop at it */
+      rc = nde_error(NDE_ERR_FORMAT,
+                     "csv '%s': first line holds a NUL byte, it does not match the expected '%s'",
+                     c->path, c->header);
+    else if (strcmp(first, c->header) != 0)
       rc = nde_error(NDE_ERR_FORMAT, "csv '%s': header '%.200s' does not match the expected '%s'",
                      c->path, first, c->header);
   }

@@ -6,6 +6,7 @@
  * a resumed run replays exactly the batches an uninterrupted run would see. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -187,11 +188,15 @@ static int load_checkpoint(const char *path, nde_model *m, nde_optim *opt, int *
   for (int i = 0; i < SUM_KEYS_V1 && !rc; i++) rc = nde_ckpt_meta_double(c, sum_keys[i], &v[i]);
   for (int i = SUM_KEYS_V1; i < SUM_KEYS && !rc; i++)
     if (nde_ckpt_meta_double(c, sum_keys[i], &v[i])) v[i] = NAN;
+  /* a count read back as a double becomes an int: out of range its
+     conversion is undefined */
+  if (!rc && !(v[7] >= 0 && v[7] <= INT_MAX))
+    rc = nde_error(NDE_ERR_FORMAT, "meta '%s' = %g is not a count (0..%d)", sum_keys[7], v[7],
+                   INT_MAX);
   if (!rc) {
     sum->train_loss = v[0], sum->train_err = v[1], sum->test_err = v[2], sum->nfe_f = v[3];
     sum->nfe_b = v[4], sum->test_nfe_f = v[5], *seconds_total = v[6];
-    /* a count read back as a double: in range before it becomes an int */
-    sum->effective_attractors = v[7] >= 0 && v[7] <= INT_MAX ? (int)v[7] : 0;
+    sum->effective_attractors = (int)v[7]; /* range-checked above */
     sum->train_xent = v[8], sum->test_loss = v[9];
   }
   nde_ckpt_free(c);

@@ -360,6 +360,88 @@ START_TEST(train_errors) {
 }
 END_TEST
 
+/* Rewrite dir's checkpoint with meta `key` set to `value` (every other
+ * section and meta pair copied as it is), as a damaged or hostile file
+ * would have it. */
+static void patch_meta(const char *dir, const char *key, const char *value) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/checkpoint.ndeckpt", dir);
+  nde_ckpt *c;
+  nde_ckpt_writer *w;
+  ck_assert_int_eq(nde_ckpt_open(path, &c), NDE_OK);
+  ck_assert_int_eq(nde_ckpt_writer_create(&w), NDE_OK);
+  for (int i = 0; i < nde_ckpt_num_sections(c); i++) {
+    const char *name;
+    nde_ckpt_type type;
+    size_t n;
+    ck_assert_int_eq(nde_ckpt_section_at(c, i, &name, &type, &n), NDE_OK);
+    if (!strcmp(name, "meta")) continue;
+    void *x = malloc(n * 8 + 1);
+    ck_assert_ptr_nonnull(x);
+    const char *text;
+    if (type == NDE_CKPT_F32) {
+      ck_assert_int_eq(nde_ckpt_read_f32(c, name, x, n), NDE_OK);
+      ck_assert_int_eq(nde_ckpt_add_f32(w, name, x, n), NDE_OK);
+    } else if (type == NDE_CKPT_F64) {
+      ck_assert_int_eq(nde_ckpt_read_f64(c, name, x, n), NDE_OK);
+      ck_assert_int_eq(nde_ckpt_add_f64(w, name, x, n), NDE_OK);
+    } else if (type == NDE_CKPT_I64) {
+      ck_assert_int_eq(nde_ckpt_read_i64(c, name, x, n), NDE_OK);
+      ck_assert_int_eq(nde_ckpt_add_i64(w, name, x, n), NDE_OK);
+    } else if (type == NDE_CKPT_U64) {
+      ck_assert_int_eq(nde_ckpt_read_u64(c, name, x, n), NDE_OK);
+      ck_assert_int_eq(nde_ckpt_add_u64(w, name, x, n), NDE_OK);
+    } else {
+      ck_assert_int_eq(nde_ckpt_read_text(c, name, &text), NDE_OK);
+      ck_assert_int_eq(nde_ckpt_add_text(w, name, text), NDE_OK);
+    }
+    free(x);
+  }
+  const char *meta;
+  ck_assert_int_eq(nde_ckpt_read_text(c, "meta", &meta), NDE_OK);
+  char *lines = strdup(meta), *save = NULL;
+  for (char *line = strtok_r(lines, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    char *eq = strchr(line, '=');
+    *eq = '\0';
+    ck_assert_int_eq(nde_ckpt_set_meta(w, line, strcmp(line, key) ? eq + 1 : value), NDE_OK);
+  }
+  free(lines);
+  nde_ckpt_free(c);
+  ck_assert_int_eq(nde_ckpt_writer_commit(w, path), NDE_OK);
+  nde_ckpt_writer_free(w);
+}
+
+/* Counts a checkpoint stores as numbers become ints on resume: a value out
+ * of int's range (undefined behaviour for a double, a wrapped count for an
+ * integer) is a malformed file, named in the message. */
+START_TEST(resume_refuses_counts_out_of_range) {
+  static const struct {
+    const char *key, *value;
+  } bad[] = {{"effective", "1e300"},
+             {"effective", "nan"},
+             {"effective", "-1"},
+             {"epoch", "-1"},
+             {"epoch", "4294967297"}};
+  nde_dataset *train = synthetic(16, 5);
+  char *dir = tempdir();
+  for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+    nde_model *m = tiny_model(2);
+    nde_train_options t = tiny_train(dir, 1);
+    ck_assert_int_eq(nde_train_run(m, train, NULL, &t, NULL), NDE_OK);
+    patch_meta(dir, bad[k].key, bad[k].value);
+    t.epochs = 2;
+    t.resume = 1;
+    ck_assert_msg(nde_train_run(m, train, NULL, &t, NULL) == NDE_ERR_FORMAT, "meta %s=%s accepted",
+                  bad[k].key, bad[k].value);
+    ck_assert_ptr_nonnull(strstr(nde_last_error(), bad[k].key));
+    nde_model_free(m);
+  }
+  nde_dataset_free(train);
+  rmdir_all(dir);
+  free(dir);
+}
+END_TEST
+
 Suite *trainloop_suite(void) {
   Suite *s = suite_create("trainloop");
   TCase *tc = tcase_create("core");
@@ -369,6 +451,7 @@ Suite *trainloop_suite(void) {
   tcase_add_test(tc, epochs_csv_logs_test_loss);
   tcase_add_test(tc, resume_log_of_older_nde);
   tcase_add_test(tc, train_errors);
+  tcase_add_test(tc, resume_refuses_counts_out_of_range);
   suite_add_tcase(s, tc);
   return s;
 }

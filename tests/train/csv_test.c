@@ -182,6 +182,12 @@ START_TEST(append_rejects_other_files) {
   ck_assert_int_eq(tt_spit(path, "something else", 14), 0);
   ck_assert_int_eq(nde_csv_append(path, COLS, 3, -1, &c), NDE_ERR_FORMAT);
   TT_MSG_HAS("incomplete first line");
+  /* A NUL byte does not end the first line: "epoch,loss,note\0,x" is not
+     the header (the fuzz harness found it accepted, rows and all). */
+  ck_assert_int_eq(tt_spit(path, "epoch,loss,note\0,x\n0,0,7\n", 25), 0);
+  ck_assert_int_eq(nde_csv_append(path, COLS, 3, -1, &c), NDE_ERR_FORMAT);
+  ck_assert_ptr_null(c);
+  TT_MSG_HAS("does not match the expected 'epoch,loss,note'");
   char *huge = malloc(70000);
   memset(huge, 'h', 70000);
   ck_assert_int_eq(tt_spit(path, huge, 70000), 0);
