@@ -267,7 +267,7 @@ int nde_pwa_bounds(nde_pwa *p, const nde_real *params, double *lambda_bound, dou
     const nde_pwa_layer *L = &p->L[l];
     if (L->kind == NDE_LAYER_FLATTEN) continue;
     if (L->kind == NDE_LAYER_DENSE) {
-      double nrm;
+      double nrm = 0; /* set when rc == 0 (GCC cannot see it through the call) */
       int rc = nde_pwa_dense_norm(p, params, l, &nrm);
       if (rc) return nde_error_wrap(rc, "nde_pwa_bounds: ");
       lb *= nrm;
