@@ -1,4 +1,4 @@
-/* Pointwise-affine form of an MLP (DESIGN 4.6): one sweep over the layers
+/* Pointwise-affine form of an MLP (docs/methods.md section 6): one sweep over the layers
  * keeps h = A x + b, where (A, b) start at (I, 0) and
  *   dense      (A, b) -> (W A, W b + bias)
  *   activation (A, b) -> (Lambda A, Lambda b + sigma(0) 1),

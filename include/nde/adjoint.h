@@ -1,4 +1,4 @@
-/* nde/adjoint.h: gradients through an ODE solve (DESIGN 4.3).
+/* nde/adjoint.h: gradients through an ODE solve (docs/methods.md section 3).
  *
  * For dy/dt = f(t, y; theta) on [t0, T] with outputs y(t_1), ..., y(t_K = T)
  * and a loss L(y(t_1), ..., y(t_K)), the adjoint a(t) = dL/dy(t) satisfies

@@ -14,6 +14,8 @@
  *  5. Library code never aborts, exits or prints: every fallible function
  *     returns int, NDE_OK (0) on success or a negative NDE_ERR_* code, and
  *     nde_last_error() then describes the failure with its context.
+ * docs/conventions.md explains these rules, the callbacks' return codes,
+ * the parameter layout, precision and determinism.
  *
  * THREAD SAFETY (the rules of every module; docs/thread-safety.md has them
  * all in one place)

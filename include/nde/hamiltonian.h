@@ -1,5 +1,5 @@
 /* nde/hamiltonian.h: Hamiltonian networks and contractive Hamiltonian neural
- * ODEs (CH-NODE; Zakwan, Xu, Ferrari-Trecate 2022; DESIGN 4.5).
+ * ODEs (CH-NODE; Zakwan, Xu, Ferrari-Trecate 2022; docs/methods.md section 5).
  *
  * A Hamiltonian block acts on n independent samples y in R^nf (sample-major,
  * n * nf doubles) with per-layer parameters theta_j = (K_j, b_j), j = 0..N-1,

@@ -1,4 +1,4 @@
-/* nde/models.h: the classifiers of DESIGN 4.1 assembled from nets/, ode/
+/* nde/models.h: the classifiers of docs/methods.md section 1 assembled from nets/, ode/
  * and rman/, with ONE flat parameter vector:
  *
  *   x -> stem -> body -> head features (norm, ReLU, global average pool: the
@@ -23,7 +23,7 @@
  * 661,146 / 855,578 (97,216 n - 19,366).
  *
  * Loss of a batch: mean cross-entropy + (alpha / n) sum_i E(p_i) when the
- * model has h > 0 attractors (DESIGN 4.4). Parameter layout:
+ * model has h > 0 attractors (docs/methods.md section 4). Parameter layout:
  * [stem | body | head features | linear | attractors (h x c)].
  *
  * THREAD SAFETY. A model (with the networks and solver nde_model_odefunc
@@ -65,7 +65,7 @@ typedef struct nde_model_options {
                          of the batch with its own copy of the network's activations
                          (nde_field_create_net_split), 1 to 8; 0 (default): the BLAS
                          thread count (OPENBLAS_NUM_THREADS) at create time */
-  nde_ode_options ode;   /* ODE block solver and adjoint (DESIGN 4.1: rtol = atol = 1e-3, [0, 1]);
+  nde_ode_options ode;   /* ODE block solver and adjoint (rtol = atol = 1e-3, [0, 1]);
                             nde_ode_options_default() except polynomial checkpoint
                             interpolation (half the stored history, same accuracy here)
                             nls_coef 0.2 (a quarter fewer forward evaluations,

@@ -1,6 +1,6 @@
 /* nde/nets.h: layers with forward and vector-Jacobian products (vjp),
  * sequential networks over one flat parameter vector, the standard blocks of
- * DESIGN.md 4.1 and the softmax cross-entropy loss.
+ * docs/methods.md section 1 and the softmax cross-entropy loss.
  *
  * Tensors are batched, NCHW, contiguous, of nde_real. A per-sample shape is
  * (c, h, w); dense data is (features, 1, 1).
@@ -54,8 +54,8 @@ typedef enum nde_layer_kind {
   NDE_LAYER_DENSE = 1,      /* y = W x + b, W: out x in (row-major), on flattened input */
   NDE_LAYER_CONV2D,         /* cross-correlation, weight Cout x Cin x kh x kw, bias Cout */
   NDE_LAYER_CONCAT_CONV2D,  /* conv2d on [t*1, x]: a constant channel t PREPENDED as channel 0
-                               (torchdiffeq's ConcatConv2d, so its weights load as they are;
-                               DESIGN 4.1 says "appended"), zero-padded like the others */
+                               (torchdiffeq's ConcatConv2d, so its weights load as they are),
+                               zero-padded like the others */
   NDE_LAYER_GROUPNORM,      /* per-sample, per-group normalization, affine gamma/beta per channel */
   NDE_LAYER_BATCHNORM,      /* per-channel over batch and pixels; running stats outside the gradient */
   NDE_LAYER_RELU,
@@ -65,7 +65,7 @@ typedef enum nde_layer_kind {
   NDE_LAYER_IDENTITY,
   NDE_LAYER_AVGPOOL,        /* global average pool: (c, h, w) -> (c, 1, 1) */
   NDE_LAYER_FLATTEN,        /* (c, h, w) -> (c*h*w, 1, 1); a no-op on the data */
-  NDE_LAYER_RESBLOCK,       /* pre-activation residual block (DESIGN 4.1):
+  NDE_LAYER_RESBLOCK,       /* pre-activation residual block (docs/methods.md section 1):
                                x + conv(relu(norm(conv(relu(norm(x)))))); with spec.out
                                channels and spec.stride, see nde_spec_resblock */
   NDE_LAYER_SELU,           /* scale x (x > 0), scale alpha (e^x - 1) (x <= 0); selu'(0) = scale alpha */
@@ -207,7 +207,7 @@ NDE_API int nde_net_layer_params(const nde_net *net, int i, size_t *offset, size
 /* Output shape of layer i. */
 NDE_API int nde_net_layer_out_shape(const nde_net *net, int i, nde_shape *shape);
 
-/* ---- the networks of DESIGN 4.1 ---- */
+/* ---- the networks of the ODE-Net and its baselines (docs/methods.md section 1) ---- */
 
 /* ODE function f(t, h): GN -> ReLU -> ConcatConv3x3(c+1 -> c, pad 1) -> GN ->
  * ReLU -> ConcatConv3x3(c+1 -> c, pad 1) -> GN, on states of shape (c, h, w). */
@@ -234,8 +234,9 @@ NDE_API int nde_net_create_linear_head(int features, int nclasses, int max_batch
  * Cin = 1, 10 classes has 576,778 parameters. */
 NDE_API int nde_net_create_resnet6_body(nde_shape state, int groups, int max_batch, nde_net **out);
 
-/* Pre-activation CIFAR ResNets (He et al. 2016, "Identity mappings"; DESIGN
- * 4.1 Table 1), depth 6n + 2 (ResNet-20/32/44/56: n = 3/5/7/9), BatchNorm:
+/* Pre-activation CIFAR ResNets (He et al. 2016, "Identity mappings"; the
+ * RMAN paper's Table 1, docs/methods.md section 1), depth 6n + 2
+ * (ResNet-20/32/44/56: n = 3/5/7/9), BatchNorm:
  *   stem conv3x3(cin -> c, pad 1, no bias) -> body -> BN -> ReLU -> global
  *   average pool (RMAN attaches here) -> Linear(4c -> K), c = 16.
  * Body: three stages of n pre-activation blocks (NDE_NORM_BATCH) with c, 2c,

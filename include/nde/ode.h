@@ -1,4 +1,5 @@
-/* nde/ode.h: vector fields, ODE solvers and solver statistics (DESIGN 2, 4.2).
+/* nde/ode.h: vector fields, ODE solvers and solver statistics (docs/methods.md
+ * section 2; callbacks: docs/conventions.md section 3).
  *
  * A vector field f(t, y; theta) acts on a batch of n samples, each a vector
  * of `dim` doubles (the ODE state is double whatever nde_real is). It is
@@ -230,14 +231,15 @@ NDE_API int nde_ode_method_parse(const char *name, int *method);
 NDE_API const char *nde_adjoint_kind_name(int kind);
 NDE_API int nde_adjoint_kind_parse(const char *name, int *kind);
 
-/* Statistics of integrations, as the solver counts them (DESIGN 4.2). For
+/* Statistics of integrations, as the solver counts them (docs/methods.md
+ * section 2). For
  * a forward solve: nfe counts f. For a backward pass: nfe counts the
  * backward right-hand side (CHECKPOINT: the adjoint fB; BACKSOLVE: the
  * augmented system, one f and one vjp each; DIRECT: vjps), nfe_quad the
  * parameter quadrature evaluated separately, nfe_recompute the forward
  * right-hand sides re-evaluated during the backward pass (CVODES
  * re-integrates between checkpoints). nfe_ls counts right-hand sides spent
- * by BDF's difference-quotient J v. DESIGN 4.2's NFE-B is nfe + nfe_quad. */
+ * by BDF's difference-quotient J v. NFE-B is nfe + nfe_quad. */
 typedef struct nde_ode_stats {
   long nfe;           /* right-hand-side evaluations counted by the solver */
   long nfe_quad;      /* quadrature right-hand-side evaluations */

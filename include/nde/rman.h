@@ -1,5 +1,5 @@
 /* nde/rman.h: the relu-max attractor network (RMAN, Deng et al., AAAI 2020;
- * DESIGN.md 4.4): an energy on the pooled features of a batch that pulls each
+ * docs/methods.md section 4): an energy on the pooled features of a batch that pulls each
  * feature towards a target attractor built from h learnable placement
  * attractors, its gradients, the alpha schedule and the attractor statistics
  * the paper reports.
@@ -25,7 +25,7 @@
  * PARAMETERS. The attractors live in the model's flat parameter vector (h*c
  * values, row-major h x c); every function takes a pointer to them and, for
  * gradients, to the matching slice of the flat gradient, into which it
- * ACCUMULATES (DESIGN 3). Arithmetic is done in double whatever nde_real is.
+ * ACCUMULATES (docs/conventions.md section 6). Arithmetic is done in double whatever nde_real is.
  *
  * Typical use in a training step (x: n x c pooled features from the head):
  *   nde_rman *r;  nde_rman_create(c, h, NULL, &r);
@@ -50,7 +50,7 @@ extern "C" {
 
 /* What a sample with no active attractor (S = 0) contributes; see above. */
 typedef enum nde_rman_empty {
-  NDE_RMAN_EMPTY_ZERO = 0, /* a = g = 0, E = ||x||^2 (DESIGN 4.4 limit) */
+  NDE_RMAN_EMPTY_ZERO = 0, /* a = g = 0, E = ||x||^2 (the limit, see above) */
   NDE_RMAN_EMPTY_SKIP = 1  /* E = 0 and no gradient */
 } nde_rman_empty;
 

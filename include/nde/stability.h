@@ -1,5 +1,5 @@
 /* nde/stability.h: neural networks seen as pointwise-affine (PWA) maps
- * (Drgona et al. 2020, DESIGN.md 4.6): the affine form A*(x), b*(x) of an
+ * (Drgona et al. 2020; docs/methods.md section 6): the affine form A*(x), b*(x) of an
  * MLP and its true Jacobian, spectra and norms, the stable-activation test,
  * sufficient stability conditions (each with the bound it computed), fixed
  * points of maps and zeros of vector fields with their stability, regions of
@@ -22,7 +22,7 @@
  * nets/ layers' convention, as PyTorch).
  *
  * PRECISION. All analysis is done in double. Network parameters are read
- * from a flat nde_real vector with the layout of nde_net (DESIGN 3), so
+ * from a flat nde_real vector with the layout of nde_net (docs/conventions.md section 6), so
  * nde_net_params(net) of a network created from the same specs can be passed
  * directly.
  *
@@ -170,7 +170,7 @@ typedef struct nde_matrix_summary {
 NDE_API int nde_spectrum_summary(nde_spectrum *s, const double *A, nde_matrix_summary *out);
 
 /* ======================================================================
- * Sufficient stability conditions (DESIGN 4.6)
+ * Sufficient stability conditions (docs/methods.md section 6)
  * ====================================================================== */
 
 typedef enum nde_stab_verdict {
