@@ -57,6 +57,7 @@ set(NDE_TEST_PARTS_nets
   nets/loss_test.c
   nets/norm_test.c
   nets/resblock_down_test.c
+  nets/threads_test.c
 )
 
 set(NDE_TEST_PARTS_ode
@@ -68,6 +69,7 @@ set(NDE_TEST_PARTS_ode
   ode/fixed_point_test.c
   ode/nvector_fast_test.c
   ode/stats_test.c
+  ode/threads_test.c
 )
 
 set(NDE_TEST_PARTS_rman

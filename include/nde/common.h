@@ -145,8 +145,8 @@ NDE_API int nde_blas_restart_with_core(char **argv);
  *                            any thread.
  * Results for a given count do not depend on which threads run what (see
  * docs/thread-safety.md). */
-int nde_blas_get_threads(void);
-int nde_blas_set_threads(int n);
+NDE_API int nde_blas_get_threads(void);
+NDE_API int nde_blas_set_threads(int n);
 
 /* Seeded pseudo-random numbers: xoshiro256** (Blackman & Vigna 2018), whose
  * 256-bit state is filled from the 64-bit seed by splitmix64. The same seed
