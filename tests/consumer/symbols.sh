@@ -13,6 +13,7 @@
 # CFLAGS: what the headers need besides the install's include directory
 # (e.g. -I<dir> of a dependency's header that one of them includes).
 set -euo pipefail
+export LC_ALL=C # one collation for sort, comm and join
 build=$1
 cc=${2:-cc}
 nm=${3:-nm}
