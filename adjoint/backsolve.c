@@ -5,8 +5,8 @@
  * y is reconstructed backward instead of stored; at each earlier output
  * time it is reset to the forward value and a jumps by dL/dy(t_k).
  * When the forward flow contracts, the backward reconstruction of y expands
- * errors, which is why DESIGN 4.3 asks to measure it against the
- * checkpointed adjoint.
+ * errors, which is why it must be measured against the checkpointed
+ * adjoint (docs/methods.md section 3).
  *
  * Engines: CVODES on [y, a] with g as a quadrature (out of the error test
  * unless seminorm is NONE); ARKODE and the fixed-step methods on [y, a, g]

@@ -1,4 +1,4 @@
-/* Checkpointed adjoint with CVODES (DESIGN 4.3).
+/* Checkpointed adjoint with CVODES (docs/methods.md section 3).
  *
  * CVODES integrates the backward problem in the forward time variable t,
  * from T down to t0, and the user supplies yB' = fB(t, y, yB). The adjoint

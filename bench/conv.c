@@ -1,7 +1,8 @@
 /* Convolution throughput against the BLAS ceiling.
  *
- * Problem: the ODE function of DESIGN 4.1 spends its time in ConcatConv2d
- * 64(+t) -> 64 channels, 3x3, pad 1, on 6x6 maps at batch 128. Its im2col
+ * Problem: the ODE-Net's ODE function (docs/methods.md section 1) spends its
+ * time in ConcatConv2d 64(+t) -> 64 channels, 3x3, pad 1, on 6x6 maps at
+ * batch 128. Its im2col
  * formulation is one GEMM per direction:
  *   forward     Y  = W cols        M = 64,  N = 4608, K = 585
  *   input vjp   dC = W^T dY        M = 585, N = 4608, K = 64

@@ -1,5 +1,5 @@
 /* odenet_step: time training steps (forward + backward, no optimizer) of the
- * DESIGN 4.1 ODE-Net on Fashion-MNIST-sized random input.
+ * ODE-Net (docs/methods.md section 1) on Fashion-MNIST-sized random input.
  *
  *   build/bench/odenet_step [--batch 128] [--steps 20] [--solver adams]
  *        [--adjoint checkpoint] [--rtol 1e-3] [--atol 1e-3] [--threads 2]
@@ -23,7 +23,8 @@
  * flops per sample), one such forward per forward RHS and, per backward RHS,
  * a forward recomputation plus the input- and weight-vjp (3 x), plus the
  * stem's and head's convolutions (forward and 2 x backward). The reference
- * (DESIGN 5): torchdiffeq 0.53-0.64 s per step at NFE 20 / 20-26.
+ * figure quoted for torchdiffeq on this machine kind: 0.53-0.64 s per step at
+ * NFE 20 / 20-26 (bench/torch_reference/README.md measures it).
  *
  * Also printed: sec_forward / sec_backward (the split of sec_per_step),
  * gemm_gflops, the rate of one BLAS gemm of the ODE function's convolution

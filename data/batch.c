@@ -83,8 +83,9 @@ int nde_batch_iter_create(const nde_dataset *ds, const nde_batch_options *opts,
   }
   if (!it->order || !it->pool || !it->fill || !it->x || !it->tmp || !it->labels || !it->index ||
       (o.mean && (!it->mean || !it->std))) {
+    const int cap = it->cap;
     nde_batch_iter_free(it);
-    return nde_error(NDE_ERR_NOMEM, "%s: no memory for batches of %d x %zu values", where, it->cap,
+    return nde_error(NDE_ERR_NOMEM, "%s: no memory for batches of %d x %zu values", where, cap,
                      numel);
   }
   for (size_t k = 0; k < c; k++) {

@@ -1,5 +1,5 @@
 /* The image classifier of the CH-NODE experiment (Zakwan et al. 2022,
- * reference Train_MNIST.py; DESIGN 4.5):
+ * reference Train_MNIST.py; docs/methods.md section 5):
  *   x -> conv3x3(c -> nf, pad 1) -> Hamiltonian block on every pixel's
  *   nf-vector -> flatten -> Linear(pixels * nf -> K),
  * loss = mean cross-entropy + (smooth / 2) sum_j ||theta_{j+1} - theta_j||^2.

@@ -1,4 +1,5 @@
-/* Contraction constants of CH-NODE (Zakwan et al. 2022, Theorem 1; DESIGN 4.5).
+/* Contraction constants of CH-NODE (Zakwan et al. 2022, Theorem 1; docs/methods.md
+ * section 5).
  *
  * The Jacobian of f = (J - gamma I)(K tanh(K^T y + b) + kappa^2 y) is
  * (J - gamma I) Q with Q = K D K^T + kappa^2 I, D = diag(tanh') in [0, I], so

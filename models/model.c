@@ -1,6 +1,7 @@
 /* Classifier models: stem -> body (ODE block or residual blocks) -> head,
  * optional RMAN energy on the pooled features; one flat parameter vector.
- * See nde/models.h for the layout and DESIGN 4.1 / 4.4 for the maths.
+ * See nde/models.h for the layout and docs/methods.md sections 1 and 4 for
+ * the maths.
  *
  * The ODE-Net and ResNet-6 share the GroupNorm stem and head of torchdiffeq's
  * odenet_mnist. The pre-activation CIFAR ResNets (20/32/44/56) have their

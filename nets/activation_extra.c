@@ -1,5 +1,5 @@
 /* SELU and GELU activations (used by the stability analysis grid of
- * DESIGN 4.6, which compares relu, selu, gelu, tanh, sigmoid and softplus).
+ * docs/methods.md section 6, which compares relu, selu, gelu, tanh, sigmoid and softplus).
  *
  * SELU (Klambauer et al. 2017):
  *   selu(x) = scale x                      for x > 0

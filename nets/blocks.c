@@ -1,4 +1,4 @@
-/* The networks of DESIGN 4.1 (torchdiffeq odenet_mnist), built from layer
+/* The networks of docs/methods.md section 1 (torchdiffeq odenet_mnist), built from layer
  * specs. Parameter counts at Cin = 1, width 64, 10 classes, with biases on
  * every convolution except those inside residual blocks:
  *   stem    conv3x3 640 + GN 128 + conv4x4 65,600 + GN 128 + conv4x4 65,600 = 132,096

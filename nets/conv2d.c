@@ -8,7 +8,7 @@
  * (Cout x Cin' x kh x kw, row-major) then bias (Cout), where Cin' = Cin for
  * conv2d and Cin + 1 for ConcatConv2d.
  *
- * ConcatConv2d (DESIGN 4.1) convolves [t 1, x]: the input with a constant
+ * ConcatConv2d (docs/methods.md section 1) convolves [t 1, x]: the input with a constant
  * channel equal to t put FIRST, as torchdiffeq's `torch.cat([tt, x], 1)`.
  * So weight channel 0 (W[co][0][.][.]) is the time channel and channels
  * 1..Cin act on x. The time channel is zero-padded like the others (as

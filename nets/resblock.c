@@ -16,7 +16,7 @@
  *
  * Every convolution is WITHOUT bias (a normalization follows, or the sum
  * feeds the next block's normalization; torchdiffeq's conv3x3 has
- * bias=False, which is what makes the ResNet-6 baseline of DESIGN 4.1
+ * bias=False, which is what makes the ResNet-6 baseline (docs/methods.md section 1)
  * exactly 576,778 parameters: each C -> C block is 2 x 9C^2 + 2 x 2C =
  * 73,984 at C = 64). spec.bias is therefore ignored. norm is GroupNorm with
  * spec.groups groups (NDE_NORM_GROUP; norm1 divides C channels, norm2 C')

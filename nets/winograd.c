@@ -63,7 +63,10 @@
 /* The transforms are short sums over the samples, issue-bound at SSE2's 4
  * floats: with GCC on x86-64 Linux each is also compiled for AVX2 and
  * AVX-512 and the loader picks the widest the CPU has (ifunc). Without
- * fused multiply-adds, so that every version rounds the same way. */
+ * fused multiply-adds, so that every version rounds the same way. The
+ * cloned functions are static: GCC (12) gives a global ifunc and its
+ * resolver default visibility whatever -fvisibility says, which would
+ * export them from libnde.so. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
 #define NDE_WIDE_CLONES \
   __attribute__((target_clones("avx512f", "avx2", "default"), optimize("fp-contract=off")))
@@ -354,11 +357,12 @@ NDE_INLINE void output_adjoint_m(const int m, const nde_conv_geom *g, int cout, 
 }
 
 /* The entry points: one instance per tile size, so that each loop body is
- * straight-line code. */
+ * straight-line code; each is cloned per instruction set and called
+ * through a plain internal function (see NDE_WIDE_CLONES). */
 
 NDE_WIDE_CLONES
-void nde_wino_input(int m, const nde_conv_geom *g, int n, const nde_real *x, size_t lds,
-                    nde_real *plane, const nde_real *zeros, nde_real *V) {
+static void wide_input(int m, const nde_conv_geom *g, int n, const nde_real *x, size_t lds,
+                       nde_real *plane, const nde_real *zeros, nde_real *V) {
   if (m == 2)
     input_m(2, g, n, x, lds, plane, zeros, V);
   else
@@ -366,8 +370,8 @@ void nde_wino_input(int m, const nde_conv_geom *g, int n, const nde_real *x, siz
 }
 
 NDE_WIDE_CLONES
-void nde_wino_input_adjoint(int m, const nde_conv_geom *g, int n, const nde_real *dV,
-                            nde_real *plane, nde_real *sink, nde_real *dx, size_t ldd) {
+static void wide_input_adjoint(int m, const nde_conv_geom *g, int n, const nde_real *dV,
+                               nde_real *plane, nde_real *sink, nde_real *dx, size_t ldd) {
   if (m == 2)
     input_adjoint_m(2, g, n, dV, plane, sink, dx, ldd);
   else
@@ -375,8 +379,8 @@ void nde_wino_input_adjoint(int m, const nde_conv_geom *g, int n, const nde_real
 }
 
 NDE_WIDE_CLONES
-void nde_wino_output(int m, const nde_conv_geom *g, int cout, int n, const nde_real *M,
-                     nde_real *Y) {
+static void wide_output(int m, const nde_conv_geom *g, int cout, int n, const nde_real *M,
+                        nde_real *Y) {
   if (m == 2)
     output_m(2, g, cout, n, M, Y);
   else
@@ -384,10 +388,30 @@ void nde_wino_output(int m, const nde_conv_geom *g, int cout, int n, const nde_r
 }
 
 NDE_WIDE_CLONES
-void nde_wino_output_adjoint(int m, const nde_conv_geom *g, int cout, int n, const nde_real *dY,
-                             nde_real *dM) {
+static void wide_output_adjoint(int m, const nde_conv_geom *g, int cout, int n, const nde_real *dY,
+                                nde_real *dM) {
   if (m == 2)
     output_adjoint_m(2, g, cout, n, dY, dM);
   else
     output_adjoint_m(3, g, cout, n, dY, dM);
+}
+
+void nde_wino_input(int m, const nde_conv_geom *g, int n, const nde_real *x, size_t lds,
+                    nde_real *plane, const nde_real *zeros, nde_real *V) {
+  wide_input(m, g, n, x, lds, plane, zeros, V);
+}
+
+void nde_wino_input_adjoint(int m, const nde_conv_geom *g, int n, const nde_real *dV,
+                            nde_real *plane, nde_real *sink, nde_real *dx, size_t ldd) {
+  wide_input_adjoint(m, g, n, dV, plane, sink, dx, ldd);
+}
+
+void nde_wino_output(int m, const nde_conv_geom *g, int cout, int n, const nde_real *M,
+                     nde_real *Y) {
+  wide_output(m, g, cout, n, M, Y);
+}
+
+void nde_wino_output_adjoint(int m, const nde_conv_geom *g, int cout, int n, const nde_real *dY,
+                             nde_real *dM) {
+  wide_output_adjoint(m, g, cout, n, dY, dM);
 }

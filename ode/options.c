@@ -9,7 +9,7 @@ nde_ode_options nde_ode_options_default(void) {
   memset(&o, 0, sizeof o);
   o.method = NDE_ODE_ADAMS;
   o.batch_mode = NDE_BATCH_JOINT;
-  /* DESIGN 4.1: the ODE-Net solves at rtol = atol = 1e-3. */
+  /* The ODE-Net solves at rtol = atol = 1e-3 (docs/methods.md section 1). */
   o.rtol = 1e-3;
   o.atol = 1e-3;
   o.max_steps = 10000;

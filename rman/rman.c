@@ -1,5 +1,5 @@
 /* RMAN options, alpha schedule, attractor initialization, the workspace and
- * the relu-max assignment kernel (DESIGN 4.4; see nde/rman.h for the maths). */
+ * the relu-max assignment kernel (docs/methods.md section 4, nde/rman.h). */
 #include <math.h>
 #include <stdlib.h>
 

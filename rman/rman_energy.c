@@ -1,5 +1,5 @@
 /* RMAN energy E(x) = ||g(x) - x||^2 of a batch and its gradients with respect
- * to the features and the attractors (DESIGN 4.4, formulas in nde/rman.h).
+ * to the features and the attractors (docs/methods.md section 4, formulas in nde/rman.h).
  *
  * Per sample, with e = g - x, A the active set and t_j = (m_j - g)^T e / S:
  *   grad_x E     = 2 [ sum_{j in A} t_j m_j - e ]

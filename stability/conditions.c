@@ -1,4 +1,4 @@
-/* Sufficient stability conditions of DESIGN 4.6, each reporting the bound it
+/* Sufficient stability conditions of docs/methods.md section 6, each reporting the bound it
  * computed and never claiming more than its theorem gives.
  *
  * 1. Global exponential stability of 0. If b*(x) = 0 for all x and

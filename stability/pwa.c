@@ -1,4 +1,4 @@
-/* Pointwise-affine form of an MLP (DESIGN 4.6): one sweep over the layers
+/* Pointwise-affine form of an MLP (docs/methods.md section 6): one sweep over the layers
  * keeps h = A x + b, where (A, b) start at (I, 0) and
  *   dense      (A, b) -> (W A, W b + bias)
  *   activation (A, b) -> (Lambda A, Lambda b + sigma(0) 1),
@@ -267,7 +267,7 @@ int nde_pwa_bounds(nde_pwa *p, const nde_real *params, double *lambda_bound, dou
     const nde_pwa_layer *L = &p->L[l];
     if (L->kind == NDE_LAYER_FLATTEN) continue;
     if (L->kind == NDE_LAYER_DENSE) {
-      double nrm;
+      double nrm = 0; /* set when rc == 0 (GCC cannot see it through the call) */
       int rc = nde_pwa_dense_norm(p, params, l, &nrm);
       if (rc) return nde_error_wrap(rc, "nde_pwa_bounds: ");
       lb *= nrm;

@@ -1,4 +1,4 @@
-/* Check runner for hamiltonian/: DESIGN 4.5 test vectors, contraction of
+/* Check runner for hamiltonian/: docs/methods.md section 5 test vectors, contraction of
  * CH-NODE (matrix measures, trajectories, the forward-Euler bound), H2's
  * symplecticity and non-vanishing backward sensitivities, finite-difference
  * gradients of every field, of the discrete networks and of the continuous

@@ -1,4 +1,4 @@
-/* Check runner for rman/: test vectors of DESIGN 4.4, finite-difference
+/* Check runner for rman/: test vectors of docs/methods.md section 4, finite-difference
  * gradients, the empty-set policies, statistics and argument errors. */
 #include <stdlib.h>
 

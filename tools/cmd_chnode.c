@@ -1,5 +1,5 @@
 /* nde chnode: the noise-robustness experiment of contractive Hamiltonian
- * neural ODEs (Zakwan, Xu, Ferrari-Trecate 2022; DESIGN 4.5) on
+ * neural ODEs (Zakwan, Xu, Ferrari-Trecate 2022; docs/methods.md section 5) on
  * Fashion-MNIST.
  *
  * Models: conv3x3(1 -> 8, pad 1) -> Hamiltonian block on each pixel's

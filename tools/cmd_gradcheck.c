@@ -96,7 +96,7 @@ static int gradcheck(int argc, char **argv) {
   const char *field_name = args_str(&a, "field", "mlp");
   const char *solver = args_str(&a, "solver", "adams");
   const char *adj = args_str(&a, "adjoint", "checkpoint");
-  /* The ODE function of DESIGN 4.1 is only piecewise smooth (ReLU) and its
+  /* The ODE-Net's ODE function (docs/methods.md section 1) is only piecewise smooth (ReLU) and its
    * GroupNorm has large second derivatives, and the adaptive solvers take
    * hundreds of steps on it with many rejections: at rtol = atol = 1e-10 and
    * step 1e-6 their error (~1e-10 per solve) and the kinks gave relative

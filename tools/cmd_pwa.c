@@ -1,5 +1,5 @@
 /* nde pwa: the pointwise-affine stability grid of Drgona et al. 2020
- * (DESIGN 4.6). For x_{k+1} = f(x_k), nx = 2, f an MLP of `depth` dense
+ * (docs/methods.md section 6). For x_{k+1} = f(x_k), nx = 2, f an MLP of `depth` dense
  * layers (width nx by default, so every weight is square), each followed by
  * the activation, over
  *   depths 1, 4, 8 x activations relu, selu, gelu, tanh, sigmoid, softplus
@@ -393,7 +393,7 @@ static int write_tables(const pwa_opts *o, cell *all, int ncells, const char *cm
       "failed,"
       "global_origin,global_bound,global_sampled,contraction,contraction_bound,contraction_sampled,"
       "stable_activation,regions,roa_fixed_point,roa_diverged,roa_unsettled,roa_unlisted\n");
-  fprintf(md, "# PWA stability grid (Drgona et al. 2020, DESIGN 4.6)\n\n");
+  fprintf(md, "# PWA stability grid (Drgona et al. 2020; docs/methods.md section 6)\n\n");
   fprintf(md, "Produced by `%s`.\n\n", cmdline);
   fprintf(
       md,

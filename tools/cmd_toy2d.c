@@ -1,5 +1,5 @@
 /* nde toy2d: the 2-D two-class toy of the RMAN paper's Figures 1 and 2
- * (DESIGN 4.7). A simplified ResNet of 10 layers sharing one residual map
+ * (docs/methods.md section 7). A simplified ResNet of 10 layers sharing one residual map
  *   x_{t+1} = x_t + F(x_t),   F(x) = W1 relu(W2^T x),   W1, W2 in R^{2x16},
  * (no biases, as in the paper) followed by a linear classifier, is trained
  * on two interleaved half-moons with and without RMAN (energy on x_10 with h
@@ -549,7 +549,7 @@ int nde_cmd_toy2d(int argc, char **argv) {
       fprintf(stderr, "nde toy2d: cannot write %s\n", path);
       fail = 1;
     } else {
-      fprintf(md, "# 2-D toy of the RMAN paper (Figures 1-2, DESIGN 4.7)\n\n");
+      fprintf(md, "# 2-D toy of the RMAN paper (Figures 1-2; docs/methods.md section 7)\n\n");
       fprintf(md,
               "Two interleaved half-moons (%d points, noise %.2g), 10 residual layers sharing F(x) "
               "= W1 relu(W2^T x) "

@@ -466,7 +466,7 @@ int nde_ckpt_meta_int(const nde_ckpt *c, const char *key, int64_t *value) {
 int nde_ckpt_meta_int_in(const nde_ckpt *c, const char *key, int64_t lo, int64_t hi,
                          int64_t *value) {
   NDE_CHECK_NULL(value, "nde_ckpt_meta_int_in");
-  int64_t v;
+  int64_t v = 0; /* set when rc == 0 (GCC cannot see it through the call) */
   int rc = nde_ckpt_meta_int(c, key, &v);
   if (rc) return rc;
   if (v < lo || v > hi)

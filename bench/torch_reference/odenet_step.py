@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Same-CPU PyTorch reference for nde's build/bench/odenet_step.
 
-Times training steps (forward + backward, no optimizer update) of the DESIGN
-4.1 ODE-Net (or its 6-block ResNet baseline) in float32 PyTorch, with a
+Times training steps (forward + backward, no optimizer update) of the
+ODE-Net of docs/methods.md section 1 (or its 6-block ResNet baseline) in float32 PyTorch, with a
 torchdiffeq-like adaptive Dormand-Prince 5(4) solver and the adjoint method of
 Chen et al. (2018) written here (torchdiffeq itself is not installable on this
 machine). Not part of CI or the test suite; see README.md in this folder.
@@ -257,7 +257,7 @@ def adjoint_backward(func, params, t0, t1, h1, a1, rtol, atol, norm_kind):
 
 
 # --------------------------------------------------------------------------
-# Models (DESIGN 4.1; the layout of torchdiffeq's odenet_mnist example).
+# Models (docs/methods.md section 1; the layout of torchdiffeq's odenet_mnist example).
 # --------------------------------------------------------------------------
 def gn(c):
     return nn.GroupNorm(min(32, c), c)
@@ -296,7 +296,7 @@ class ODEFunc(nn.Module):
 class ResBlock(nn.Module):
     """Pre-activation residual block x + conv2(relu(GN(conv1(relu(GN(x)))))).
     The convolutions have no bias (as in torchdiffeq's example and nde's
-    nets/resblock.c); that is what gives DESIGN's 576,778 parameters."""
+    nets/resblock.c); that is what gives ResNet-6's 576,778 parameters."""
 
     def __init__(self, c=64):
         super().__init__()

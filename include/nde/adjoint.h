@@ -1,4 +1,4 @@
-/* nde/adjoint.h: gradients through an ODE solve (DESIGN 4.3).
+/* nde/adjoint.h: gradients through an ODE solve (docs/methods.md section 3).
  *
  * For dy/dt = f(t, y; theta) on [t0, T] with outputs y(t_1), ..., y(t_K = T)
  * and a loss L(y(t_1), ..., y(t_K)), the adjoint a(t) = dL/dy(t) satisfies
@@ -54,13 +54,13 @@ extern "C" {
 
 /* NDE_OK if the method/adjoint pair is supported (table in nde/ode.h),
  * NDE_ERR_ARG with a message naming the supported choices otherwise. */
-int nde_adjoint_supported(int method, int adjoint);
+NDE_API int nde_adjoint_supported(int method, int adjoint);
 
 /* Forward solve as nde_ode_solve, also recording what the backward pass of
  * the solver's adjoint method needs (CVODES checkpoints, the states at the
  * output times, the fixed-step stage states). The field must have a vjp and
  * the adjoint must not be NDE_ADJ_NONE. */
-int nde_adjoint_forward(nde_ode *ode, int n, const double *y0, double *yout);
+NDE_API int nde_adjoint_forward(nde_ode *ode, int n, const double *y0, double *yout);
 
 /* Backward pass for the last nde_adjoint_forward (same n):
  *   dLdy    nout * n * dim values, dL/dy(t_k) in the layout of yout (required);
@@ -69,7 +69,7 @@ int nde_adjoint_forward(nde_ode *ode, int n, const double *y0, double *yout);
  *           may be NULL, though the quadrature is then still integrated).
  * Errors as for nde_ode_solve; NDE_ERR_STATE without a preceding forward.
  * A second backward on the same forward is allowed (e.g. another loss). */
-int nde_adjoint_backward(nde_ode *ode, const double *dLdy, double *dLdy0, double *dLdtheta);
+NDE_API int nde_adjoint_backward(nde_ode *ode, const double *dLdy, double *dLdy0, double *dLdtheta);
 
 #ifdef __cplusplus
 }

@@ -14,6 +14,8 @@
  *  5. Library code never aborts, exits or prints: every fallible function
  *     returns int, NDE_OK (0) on success or a negative NDE_ERR_* code, and
  *     nde_last_error() then describes the failure with its context.
+ * docs/conventions.md explains these rules, the callbacks' return codes,
+ * the parameter layout, precision and determinism.
  *
  * THREAD SAFETY (the rules of every module; docs/thread-safety.md has them
  * all in one place)
@@ -38,6 +40,16 @@
 
 #include "nde/config.h"
 
+/* NDE_API marks every function of the public API. The shared library is
+ * built with hidden visibility, so these are the only symbols it exports;
+ * a function declared in include/nde/ without it cannot be called from a
+ * program linking libnde.so (the `symbols` test lists any such function). */
+#if defined(__GNUC__) || defined(__clang__)
+#define NDE_API __attribute__((visibility("default")))
+#else
+#define NDE_API
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -50,7 +62,7 @@ typedef float nde_real;
 #endif
 
 /* Library version as "MAJOR.MINOR.PATCH"; compare with NDE_VERSION_STRING. */
-const char *nde_version(void);
+NDE_API const char *nde_version(void);
 
 /* Status codes. 0 is success, negative values are errors. */
 enum nde_status {
@@ -75,15 +87,15 @@ enum nde_status {
 };
 
 /* Static description of a status code (never NULL). */
-const char *nde_strerror(int code);
+NDE_API const char *nde_strerror(int code);
 
 /* Thread-local message describing the most recent error raised in this
  * thread, with its context (argument, shape, file, time reached, SUNDIALS
  * flag name). Empty string when no error was recorded. */
-const char *nde_last_error(void);
+NDE_API const char *nde_last_error(void);
 
 /* Forget the recorded error of this thread. */
-void nde_clear_error(void);
+NDE_API void nde_clear_error(void);
 
 /* Memory this process may still allocate, in bytes: the smallest of the
  * physical memory, the cgroup's memory limit and, under an address-space
@@ -91,7 +103,7 @@ void nde_clear_error(void);
  * when nothing is known. Models and solvers compare their estimates
  * (nde_model_memory_estimate, nde_ode_memory_estimate) with it at create
  * and refuse what cannot fit (NDE_ERR_NOMEM, both figures in the message). */
-size_t nde_memory_available(void);
+NDE_API size_t nde_memory_available(void);
 
 /* BLAS kernels. Debian's OpenBLAS picks its kernel set from the CPU model
  * when it loads; on a CPU newer than its table it falls back to SSE3
@@ -112,9 +124,9 @@ size_t nde_memory_available(void);
  *                              (the program goes on with the old kernels).
  *                              Call it first thing, before threads or open
  *                              files matter. */
-const char *nde_blas_core(void);
-const char *nde_blas_suggested_core(void);
-int nde_blas_restart_with_core(char **argv);
+NDE_API const char *nde_blas_core(void);
+NDE_API const char *nde_blas_suggested_core(void);
+NDE_API int nde_blas_restart_with_core(char **argv);
 
 /* BLAS threads. nde evaluates networks and long vector operations either
  * on a multi-threaded BLAS or in slices on its own threads, each slice with
@@ -133,8 +145,8 @@ int nde_blas_restart_with_core(char **argv);
  *                            any thread.
  * Results for a given count do not depend on which threads run what (see
  * docs/thread-safety.md). */
-int nde_blas_get_threads(void);
-int nde_blas_set_threads(int n);
+NDE_API int nde_blas_get_threads(void);
+NDE_API int nde_blas_set_threads(int n);
 
 /* Seeded pseudo-random numbers: xoshiro256** (Blackman & Vigna 2018), whose
  * 256-bit state is filled from the 64-bit seed by splitmix64. The same seed
@@ -144,12 +156,12 @@ typedef struct nde_rng {
   uint64_t s[4];
 } nde_rng;
 
-void nde_rng_seed(nde_rng *rng, uint64_t seed);
-uint64_t nde_rng_next(nde_rng *rng);            /* 64 random bits */
-double nde_rng_uniform(nde_rng *rng);           /* in [0, 1), 53 bits */
-double nde_rng_uniform_range(nde_rng *rng, double lo, double hi);
-double nde_rng_normal(nde_rng *rng);            /* N(0, 1), Box-Muller */
-uint64_t nde_rng_below(nde_rng *rng, uint64_t n); /* uniform in [0, n), unbiased */
+NDE_API void nde_rng_seed(nde_rng *rng, uint64_t seed);
+NDE_API uint64_t nde_rng_next(nde_rng *rng);            /* 64 random bits */
+NDE_API double nde_rng_uniform(nde_rng *rng);           /* in [0, 1), 53 bits */
+NDE_API double nde_rng_uniform_range(nde_rng *rng, double lo, double hi);
+NDE_API double nde_rng_normal(nde_rng *rng);            /* N(0, 1), Box-Muller */
+NDE_API uint64_t nde_rng_below(nde_rng *rng, uint64_t n); /* uniform in [0, n), unbiased */
 
 #ifdef __cplusplus
 }

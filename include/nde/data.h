@@ -58,8 +58,8 @@ typedef struct nde_dataset {
 
 /* An empty (zeroed) dataset of n samples of shape (c, h, w) with labels in
  * [0, num_classes), for data made in memory. */
-int nde_dataset_create(int n, int c, int h, int w, int num_classes, nde_dataset **out);
-void nde_dataset_free(nde_dataset *ds);
+NDE_API int nde_dataset_create(int n, int c, int h, int w, int num_classes, nde_dataset **out);
+NDE_API void nde_dataset_free(nde_dataset *ds);
 static inline size_t nde_dataset_sample_numel(const nde_dataset *ds) {
   return (size_t)ds->c * ds->h * ds->w;
 }
@@ -72,14 +72,14 @@ static inline size_t nde_dataset_sample_numel(const nde_dataset *ds) {
  * trailing bytes, image and label counts disagreeing, label out of range)
  * gives NDE_ERR_IO or NDE_ERR_FORMAT and a message naming the file and the
  * problem. The result has c = 1. */
-int nde_data_load_idx(const char *images_path, const char *labels_path, int num_classes,
-                      nde_dataset **out);
+NDE_API int nde_data_load_idx(const char *images_path, const char *labels_path, int num_classes,
+                              nde_dataset **out);
 
 /* Fashion-MNIST (or MNIST) from dir (NULL: NDE_FASHION_MNIST_DIR): the files
  * train-images-idx3-ubyte.gz / train-labels-idx1-ubyte.gz (train = 1) or
  * t10k-images-idx3-ubyte.gz / t10k-labels-idx1-ubyte.gz (train = 0); the
  * names without .gz are used when only those exist. 10 classes. */
-int nde_data_load_fashion_mnist(const char *dir, int train, nde_dataset **out);
+NDE_API int nde_data_load_fashion_mnist(const char *dir, int train, nde_dataset **out);
 
 /* CIFAR binary files: records of 1 label byte (CIFAR-10, labels 0..9) or 2
  * (CIFAR-100: coarse 0..19, then fine 0..99) followed by 3072 pixel bytes
@@ -87,17 +87,18 @@ int nde_data_load_fashion_mnist(const char *dir, int train, nde_dataset **out);
  * the order of paths (npaths >= 1 files, e.g. data_batch_1..5.bin). A file
  * whose size is not a positive multiple of the record size, or a label out
  * of range, is rejected with its name (and record) in the message. */
-int nde_data_load_cifar(const char *const *paths, int npaths, int cifar100, nde_dataset **out);
+NDE_API int nde_data_load_cifar(const char *const *paths, int npaths, int cifar100,
+                                nde_dataset **out);
 
 /* Per-channel mean and population standard deviation of the pixels on the
  * [0, 1] scale (byte / 255), over the whole set; mean and std have c entries.
  * Exact (computed from per-channel byte histograms). */
-int nde_data_channel_stats(const nde_dataset *ds, double *mean, double *std);
+NDE_API int nde_data_channel_stats(const nde_dataset *ds, double *mean, double *std);
 
 /* Sample i as nde_real (c*h*w, CHW): byte / 255, then (v - mean[k]) / std[k]
  * per channel k when mean and std are given (both or neither; std > 0). */
-int nde_data_get(const nde_dataset *ds, int i, const double *mean, const double *std,
-                 nde_real *out);
+NDE_API int nde_data_get(const nde_dataset *ds, int i, const double *mean, const double *std,
+                         nde_real *out);
 
 /* Augmentation on one CHW image of nde_real.
  * Crop: the image padded by pad pixels on every side with fill[k] for channel
@@ -105,19 +106,19 @@ int nde_data_get(const nde_dataset *ds, int i, const double *mean, const double 
  * of the padded image, 0 <= oy, ox <= 2 pad: out[k][y][x] = in[k][y+oy-pad]
  * [x+ox-pad] where that lies inside the image, fill[k] elsewhere. in and out
  * must not overlap. */
-int nde_data_crop(int c, int h, int w, int pad, int oy, int ox, const nde_real *in,
-                  const nde_real *fill, nde_real *out);
+NDE_API int nde_data_crop(int c, int h, int w, int pad, int oy, int ox, const nde_real *in,
+                          const nde_real *fill, nde_real *out);
 /* The same with oy, ox drawn uniformly from [0, 2 pad] (oy first). */
-int nde_data_random_crop(int c, int h, int w, int pad, const nde_real *in, const nde_real *fill,
-                         nde_real *out, nde_rng *rng);
+NDE_API int nde_data_random_crop(int c, int h, int w, int pad, const nde_real *in,
+                                 const nde_real *fill, nde_real *out, nde_rng *rng);
 /* Mirror left-right: out[k][y][x] = in[k][y][w-1-x]; in == out is allowed. */
-int nde_data_hflip(int c, int h, int w, const nde_real *in, nde_real *out);
+NDE_API int nde_data_hflip(int c, int h, int w, const nde_real *in, nde_real *out);
 
 /* Fisher-Yates shuffle of idx[0..n) with nde_rng_below (seeded, so the same
  * rng state gives the same permutation everywhere). */
-int nde_data_shuffle(int *idx, int n, nde_rng *rng);
+NDE_API int nde_data_shuffle(int *idx, int n, nde_rng *rng);
 /* idx = a random permutation of 0..n-1. */
-int nde_data_permutation(int *idx, int n, nde_rng *rng);
+NDE_API int nde_data_permutation(int *idx, int n, nde_rng *rng);
 
 /* Batch iterator options (nde_batch_options_default gives the values in
  * brackets). */
@@ -138,7 +139,7 @@ typedef struct nde_batch_options {
   uint64_t seed;      /* [1] seeds shuffling and augmentation */
 } nde_batch_options;
 
-nde_batch_options nde_batch_options_default(void);
+NDE_API nde_batch_options nde_batch_options_default(void);
 
 /* One batch: valid until the next nde_batch_iter_next / _start / _free. */
 typedef struct nde_batch {
@@ -152,22 +153,22 @@ typedef struct nde_batch {
  * batch of buffers: nde_batch_iter_next never allocates. After create the
  * first epoch is ready (as if nde_batch_iter_start had been called). */
 typedef struct nde_batch_iter nde_batch_iter;
-int nde_batch_iter_create(const nde_dataset *ds, const nde_batch_options *opts,
-                          nde_batch_iter **out);
-void nde_batch_iter_free(nde_batch_iter *it);
+NDE_API int nde_batch_iter_create(const nde_dataset *ds, const nde_batch_options *opts,
+                                  nde_batch_iter **out);
+NDE_API void nde_batch_iter_free(nde_batch_iter *it);
 /* Begin a new epoch: reshuffle (when shuffle is on) and rewind. */
-int nde_batch_iter_start(nde_batch_iter *it);
+NDE_API int nde_batch_iter_start(nde_batch_iter *it);
 /* Produce the next batch; at the end of the epoch b->n = 0 (NDE_OK). */
-int nde_batch_iter_next(nde_batch_iter *it, nde_batch *b);
+NDE_API int nde_batch_iter_next(nde_batch_iter *it, nde_batch *b);
 /* Samples per epoch (after subset) and batches per epoch (after drop_last). */
-int nde_batch_iter_samples(const nde_batch_iter *it);
+NDE_API int nde_batch_iter_samples(const nde_batch_iter *it);
 /* The generator behind shuffling and augmentation. Every epoch's order is a
  * shuffle of the fixed pool driven only by this state, so saving it after an
  * epoch and restoring it (before nde_batch_iter_start) replays the same
  * batches in a resumed run. */
-int nde_batch_iter_get_rng(const nde_batch_iter *it, nde_rng *rng);
-int nde_batch_iter_set_rng(nde_batch_iter *it, const nde_rng *rng);
-int nde_batch_iter_batches(const nde_batch_iter *it);
+NDE_API int nde_batch_iter_get_rng(const nde_batch_iter *it, nde_rng *rng);
+NDE_API int nde_batch_iter_set_rng(nde_batch_iter *it, const nde_rng *rng);
+NDE_API int nde_batch_iter_batches(const nde_batch_iter *it);
 
 #ifdef __cplusplus
 }

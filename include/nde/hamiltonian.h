@@ -1,5 +1,5 @@
 /* nde/hamiltonian.h: Hamiltonian networks and contractive Hamiltonian neural
- * ODEs (CH-NODE; Zakwan, Xu, Ferrari-Trecate 2022; DESIGN 4.5).
+ * ODEs (CH-NODE; Zakwan, Xu, Ferrari-Trecate 2022; docs/methods.md section 5).
  *
  * A Hamiltonian block acts on n independent samples y in R^nf (sample-major,
  * n * nf doubles) with per-layer parameters theta_j = (K_j, b_j), j = 0..N-1,
@@ -78,8 +78,8 @@ typedef enum nde_ham_kind {
 } nde_ham_kind;
 
 /* "r1", "h1-j1", "h1-j2", "h2", "chnode"; "unknown" otherwise. */
-const char *nde_ham_kind_name(int kind);
-int nde_ham_kind_parse(const char *name, int *kind);
+NDE_API const char *nde_ham_kind_name(int kind);
+NDE_API int nde_ham_kind_parse(const char *name, int *kind);
 
 typedef struct nde_ham_options {
   int kind;       /* nde_ham_kind */
@@ -92,24 +92,24 @@ typedef struct nde_ham_options {
   int max_batch;  /* samples per call, 1 */
 } nde_ham_options;
 
-nde_ham_options nde_ham_options_default(int kind);
+NDE_API nde_ham_options nde_ham_options_default(int kind);
 
 typedef struct nde_ham nde_ham;
 
 /* Checks every option (nf even for the Hamiltonian kinds, N >= 1, h > 0 and
  * finite, kappa >= 0, > 0 with gamma_auto, gamma finite) and allocates the
  * parameters (zero), workspaces and the discrete network's stored states. */
-int nde_ham_create(const nde_ham_options *o, nde_ham **out);
-void nde_ham_free(nde_ham *ham);
+NDE_API int nde_ham_create(const nde_ham_options *o, nde_ham **out);
+NDE_API void nde_ham_free(nde_ham *ham);
 
-const nde_ham_options *nde_ham_get_options(const nde_ham *ham);
-size_t nde_ham_num_params(const nde_ham *ham);       /* N * layer params */
-size_t nde_ham_layer_num_params(const nde_ham *ham); /* nf^2 + nf (H2: nf^2 / 2 + nf) */
+NDE_API const nde_ham_options *nde_ham_get_options(const nde_ham *ham);
+NDE_API size_t nde_ham_num_params(const nde_ham *ham);       /* N * layer params */
+NDE_API size_t nde_ham_layer_num_params(const nde_ham *ham); /* nf^2 + nf (H2: nf^2 / 2 + nf) */
 /* The parameter vector (owned by ham, valid until nde_ham_free). */
-double *nde_ham_params(nde_ham *ham);
+NDE_API double *nde_ham_params(nde_ham *ham);
 /* K entries ~ N(0, sk^2), b entries ~ N(0, sb^2), layer by layer, K first;
  * then, for CH-NODE, nde_ham_update_gamma. */
-int nde_ham_init(nde_ham *ham, nde_rng *rng, double sk, double sb);
+NDE_API int nde_ham_init(nde_ham *ham, nde_rng *rng, double sk, double sb);
 
 /* ---- contraction (CH-NODE) ---- */
 
@@ -128,25 +128,26 @@ typedef struct nde_ham_contraction {
  * gamma = 1 / sqrt(1 - alpha^2 - eps) with eps = 1e-6 (the reference), or
  * eps = (1 - alpha^2) / 2 when 1 - alpha^2 <= 2e-6 so that gamma stays
  * finite and above gamma_min. info may be NULL. */
-int nde_ham_update_gamma(nde_ham *ham, nde_ham_contraction *info);
+NDE_API int nde_ham_update_gamma(nde_ham *ham, nde_ham_contraction *info);
 /* Fix gamma (CH-NODE only; turns gamma_auto off). */
-int nde_ham_set_gamma(nde_ham *ham, double gamma);
-double nde_ham_gamma(const nde_ham *ham);
+NDE_API int nde_ham_set_gamma(nde_ham *ham, double gamma);
+NDE_API double nde_ham_gamma(const nde_ham *ham);
 
 /* ---- one layer's vector field (layer in [0, N)) on n samples ---- */
 
 /* f = f_layer(y): n * nf values. */
-int nde_ham_rhs(nde_ham *ham, int layer, int n, const double *y, double *f);
+NDE_API int nde_ham_rhs(nde_ham *ham, int layer, int n, const double *y, double *f);
 /* ja = (df/dy)^T a (overwritten; may be NULL; must not alias a) and
  * g += (df/dtheta)^T a summed over the samples (the full parameter vector's
  * layout; only layer's block changes; may be NULL). */
-int nde_ham_vjp(nde_ham *ham, int layer, int n, const double *y, const double *a, double *ja,
-                double *g);
+NDE_API int nde_ham_vjp(nde_ham *ham, int layer, int n, const double *y, const double *a,
+                        double *ja, double *g);
 /* jv = (df/dy) v (n * nf values, overwritten). */
-int nde_ham_jvp(nde_ham *ham, int layer, int n, const double *y, const double *v, double *jv);
+NDE_API int nde_ham_jvp(nde_ham *ham, int layer, int n, const double *y, const double *v,
+                        double *jv);
 /* The Jacobian df/dy of one sample y: nf x nf row-major, jac[r * nf + c] =
  * df_r / dy_c. */
-int nde_ham_jacobian(nde_ham *ham, int layer, const double *y, double *jac);
+NDE_API int nde_ham_jacobian(nde_ham *ham, int layer, const double *y, double *jac);
 
 /* The vector field as an nde field (nde/ode.h) whose theta is the ham's
  * parameter vector (nparam = nde_ham_num_params, vjp and jvp provided,
@@ -154,24 +155,24 @@ int nde_ham_jacobian(nde_ham *ham, int layer, const double *y, double *jac);
  * for every t; NDE_HAM_PIECEWISE: layer floor(t / h) clamped to [0, N - 1],
  * i.e. K(t) piecewise constant over [0, N h]. The field borrows ham. */
 #define NDE_HAM_PIECEWISE (-1)
-int nde_ham_field_create(nde_ham *ham, int layer, nde_field **out);
+NDE_API int nde_ham_field_create(nde_ham *ham, int layer, nde_field **out);
 
 /* ---- the discrete network ---- */
 
 /* yN = y_N after N steps (Euler, or symplectic Euler for H2) from y0 (n
  * samples; yN may be NULL). Keeps y_0..y_N and the activations for
  * nde_ham_backward and nde_ham_step_jacobians. */
-int nde_ham_forward(nde_ham *ham, int n, const double *y0, double *yN);
+NDE_API int nde_ham_forward(nde_ham *ham, int n, const double *y0, double *yN);
 /* Exact backprop through the last forward: dy0 = (dy_N/dy_0)^T dyN
  * (overwritten; may be NULL), g += dL/dtheta (may be NULL). NDE_ERR_STATE
  * without a forward. */
-int nde_ham_backward(nde_ham *ham, const double *dyN, double *dy0, double *g);
+NDE_API int nde_ham_backward(nde_ham *ham, const double *dyN, double *dy0, double *g);
 /* State y_j (j in [0, N]) of the last forward: n * nf values owned by ham. */
-const double *nde_ham_state(const nde_ham *ham, int j);
+NDE_API const double *nde_ham_state(const nde_ham *ham, int j);
 /* Forward from y0, then the one-step Jacobians Phi_j = dy_{j+1}/dy_j of every
  * sample: phi holds N * n * nf * nf values, Phi_j of sample i at offset
  * (j * n + i) * nf * nf, row-major. */
-int nde_ham_step_jacobians(nde_ham *ham, int n, const double *y0, double *phi);
+NDE_API int nde_ham_step_jacobians(nde_ham *ham, int n, const double *y0, double *phi);
 
 /* ---- the continuous block through nde's solvers ---- */
 
@@ -184,42 +185,43 @@ typedef struct nde_ham_ode nde_ham_ode;
  * goes through the layers in reverse, re-solving layer j forward from the
  * stored y_j (one solver's memory instead of N) before its adjoint solve.
  * max_batch <= the ham's. ham is borrowed; opt may be NULL (defaults). */
-int nde_ham_ode_create(nde_ham *ham, const nde_ode_options *opt, int max_batch, nde_ham_ode **out);
-void nde_ham_ode_free(nde_ham_ode *blk);
+NDE_API int nde_ham_ode_create(nde_ham *ham, const nde_ode_options *opt, int max_batch,
+                               nde_ham_ode **out);
+NDE_API void nde_ham_ode_free(nde_ham_ode *blk);
 /* yN = y(N h) from y0 (n samples); record = 1 keeps what the backward pass
  * needs (requires an adjoint other than NDE_ADJ_NONE). */
-int nde_ham_ode_forward(nde_ham_ode *blk, int n, const double *y0, double *yN, int record);
+NDE_API int nde_ham_ode_forward(nde_ham_ode *blk, int n, const double *y0, double *yN, int record);
 /* dy0 = dL/dy(0) (overwritten; may be NULL), g += dL/dtheta (may be NULL),
  * for the last recorded forward. */
-int nde_ham_ode_backward(nde_ham_ode *blk, const double *dyN, double *dy0, double *g);
+NDE_API int nde_ham_ode_backward(nde_ham_ode *blk, const double *dyN, double *dy0, double *g);
 /* Flow Jacobians Phi_j = dy((j+1) h)/dy(j h) of every sample (layout of
  * nde_ham_step_jacobians), row by row from nf adjoint solves per layer. */
-int nde_ham_ode_layer_jacobians(nde_ham_ode *blk, int n, const double *y0, double *phi);
+NDE_API int nde_ham_ode_layer_jacobians(nde_ham_ode *blk, int n, const double *y0, double *phi);
 /* Statistics summed over the layers of the last forward and the last
  * backward (whose nfe_recompute includes the forward re-solves). */
-int nde_ham_ode_stats(const nde_ham_ode *blk, nde_ode_stats *fwd, nde_ode_stats *bwd);
+NDE_API int nde_ham_ode_stats(const nde_ham_ode *blk, nde_ode_stats *fwd, nde_ode_stats *bwd);
 
 /* ---- matrix analysis (GSL) ---- */
 
 /* mu_2(A) = lambda_max((A + A^T) / 2) of a d x d row-major matrix. */
-int nde_ham_mu2(int d, const double *a, double *mu);
+NDE_API int nde_ham_mu2(int d, const double *a, double *mu);
 /* ||A||_2, the largest singular value (sqrt of lambda_max(A^T A)). */
-int nde_ham_norm2(int d, const double *a, double *norm);
+NDE_API int nde_ham_norm2(int d, const double *a, double *norm);
 /* Backward sensitivity norms ||dy_N / dy_{N-l}||_2 = ||Phi_{N-1} ... Phi_{N-l}||_2
  * for l = 1..N from one-step Jacobians in the layout above: mean, min and
  * max over the n samples in mean[l-1], min[l-1], max[l-1] (any may be NULL). */
-int nde_ham_bsm_norms(int nlayers, int n, int d, const double *phi, double *mean, double *min,
-                      double *max);
+NDE_API int nde_ham_bsm_norms(int nlayers, int n, int d, const double *phi, double *mean,
+                              double *min, double *max);
 
 /* ---- test-time image noise (the reference's skimage random_noise) ---- */
 
 /* x[i] += N(0, variance), then clip to [lo, hi]. */
-int nde_ham_noise_gaussian(nde_real *x, size_t len, double variance, double lo, double hi,
-                           nde_rng *rng);
+NDE_API int nde_ham_noise_gaussian(nde_real *x, size_t len, double variance, double lo, double hi,
+                                   nde_rng *rng);
 /* Each value, with probability amount, becomes hi (salt) or lo (pepper) with
  * equal odds; then every value is clipped to [lo, hi]. */
-int nde_ham_noise_salt_pepper(nde_real *x, size_t len, double amount, double lo, double hi,
-                              nde_rng *rng);
+NDE_API int nde_ham_noise_salt_pepper(nde_real *x, size_t len, double amount, double lo, double hi,
+                                      nde_rng *rng);
 
 /* ---- the image classifier of the CH-NODE experiment ---- */
 
@@ -243,20 +245,20 @@ typedef struct nde_ham_clf_options {
 } nde_ham_clf_options;
 
 /* Defaults above; ode: CVODES Adams, rtol = atol = 1e-3, checkpointed adjoint. */
-nde_ham_clf_options nde_ham_clf_options_default(int kind);
+NDE_API nde_ham_clf_options nde_ham_clf_options_default(int kind);
 
 typedef struct nde_ham_clf nde_ham_clf;
 
-int nde_ham_clf_create(const nde_ham_clf_options *o, nde_ham_clf **out);
-void nde_ham_clf_free(nde_ham_clf *clf);
-const nde_ham_clf_options *nde_ham_clf_get_options(const nde_ham_clf *clf);
-size_t nde_ham_clf_num_params(const nde_ham_clf *clf);
-nde_real *nde_ham_clf_params(nde_ham_clf *clf);
-nde_real *nde_ham_clf_grads(nde_ham_clf *clf);
+NDE_API int nde_ham_clf_create(const nde_ham_clf_options *o, nde_ham_clf **out);
+NDE_API void nde_ham_clf_free(nde_ham_clf *clf);
+NDE_API const nde_ham_clf_options *nde_ham_clf_get_options(const nde_ham_clf *clf);
+NDE_API size_t nde_ham_clf_num_params(const nde_ham_clf *clf);
+NDE_API nde_real *nde_ham_clf_params(nde_ham_clf *clf);
+NDE_API nde_real *nde_ham_clf_grads(nde_ham_clf *clf);
 /* Offset and length of the block's parameters in the flat vector. */
-int nde_ham_clf_block_slice(const nde_ham_clf *clf, size_t *offset, size_t *count);
+NDE_API int nde_ham_clf_block_slice(const nde_ham_clf *clf, size_t *offset, size_t *count);
 /* PyTorch default init of conv and linear, N(0, s^2) K and b. */
-int nde_ham_clf_init(nde_ham_clf *clf, nde_rng *rng);
+NDE_API int nde_ham_clf_init(nde_ham_clf *clf, nde_rng *rng);
 
 typedef struct nde_ham_clf_result {
   double loss;             /* xent + penalty */
@@ -270,20 +272,20 @@ typedef struct nde_ham_clf_result {
 /* Forward of n images (x: n * c * hh * ww). grad = 1 records what
  * nde_ham_clf_backward needs (labels then required). labels may be NULL
  * (logits only). res may be NULL. */
-int nde_ham_clf_forward(nde_ham_clf *clf, int n, const nde_real *x, const int *labels, int grad,
-                        nde_ham_clf_result *res);
+NDE_API int nde_ham_clf_forward(nde_ham_clf *clf, int n, const nde_real *x, const int *labels,
+                                int grad, nde_ham_clf_result *res);
 /* OVERWRITES the gradient vector with d loss / d theta of the last forward
  * (which had grad = 1). bwd (may be NULL): the continuous block's backward
  * statistics. */
-int nde_ham_clf_backward(nde_ham_clf *clf, nde_ode_stats *bwd);
+NDE_API int nde_ham_clf_backward(nde_ham_clf *clf, nde_ode_stats *bwd);
 /* Logits of the last forward (n x nclasses). */
-const nde_real *nde_ham_clf_logits(const nde_ham_clf *clf);
+NDE_API const nde_real *nde_ham_clf_logits(const nde_ham_clf *clf);
 /* Block input (the conv output, n * hh * ww samples of nf doubles) of the
  * last forward. */
-const double *nde_ham_clf_block_input(const nde_ham_clf *clf);
+NDE_API const double *nde_ham_clf_block_input(const nde_ham_clf *clf);
 /* The block, and its solver (NULL when discrete). */
-nde_ham *nde_ham_clf_ham(nde_ham_clf *clf);
-nde_ham_ode *nde_ham_clf_ode(nde_ham_clf *clf);
+NDE_API nde_ham *nde_ham_clf_ham(nde_ham_clf *clf);
+NDE_API nde_ham_ode *nde_ham_clf_ode(nde_ham_clf *clf);
 
 #ifdef __cplusplus
 }

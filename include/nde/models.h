@@ -1,4 +1,4 @@
-/* nde/models.h: the classifiers of DESIGN 4.1 assembled from nets/, ode/
+/* nde/models.h: the classifiers of docs/methods.md section 1 assembled from nets/, ode/
  * and rman/, with ONE flat parameter vector:
  *
  *   x -> stem -> body -> head features (norm, ReLU, global average pool: the
@@ -23,7 +23,7 @@
  * 661,146 / 855,578 (97,216 n - 19,366).
  *
  * Loss of a batch: mean cross-entropy + (alpha / n) sum_i E(p_i) when the
- * model has h > 0 attractors (DESIGN 4.4). Parameter layout:
+ * model has h > 0 attractors (docs/methods.md section 4). Parameter layout:
  * [stem | body | head features | linear | attractors (h x c)].
  *
  * THREAD SAFETY. A model (with the networks and solver nde_model_odefunc
@@ -65,7 +65,7 @@ typedef struct nde_model_options {
                          of the batch with its own copy of the network's activations
                          (nde_field_create_net_split), 1 to 8; 0 (default): the BLAS
                          thread count (OPENBLAS_NUM_THREADS) at create time */
-  nde_ode_options ode;   /* ODE block solver and adjoint (DESIGN 4.1: rtol = atol = 1e-3, [0, 1]);
+  nde_ode_options ode;   /* ODE block solver and adjoint (rtol = atol = 1e-3, [0, 1]);
                             nde_ode_options_default() except polynomial checkpoint
                             interpolation (half the stored history, same accuracy here)
                             nls_coef 0.2 (a quarter fewer forward evaluations,
@@ -74,15 +74,15 @@ typedef struct nde_model_options {
   nde_rman_options rman; /* energy options and alpha schedule */
 } nde_model_options;
 
-nde_model_options nde_model_options_default(int kind);
-const char *nde_model_kind_name(int kind);
-int nde_model_kind_parse(const char *name, int *kind);
+NDE_API nde_model_options nde_model_options_default(int kind);
+NDE_API const char *nde_model_kind_name(int kind);
+NDE_API int nde_model_kind_parse(const char *name, int *kind);
 
 typedef struct nde_model nde_model;
 
 /* Creates the model; NDE_ERR_NOMEM (estimate and available memory in the
  * message) when nde_model_memory_estimate exceeds nde_memory_available(). */
-int nde_model_create(const nde_model_options *opt, nde_model **out);
+NDE_API int nde_model_create(const nde_model_options *opt, nde_model **out);
 /* Bytes the model would allocate at opt->max_batch (its networks, buffers
  * and the ODE block's solver, nde_ode_memory_estimate; the datasets aside),
  * computed before anything batch-sized is allocated (the networks are
@@ -90,25 +90,25 @@ int nde_model_create(const nde_model_options *opt, nde_model **out);
  * side: for the default ODE-Net (Adams, checkpointed adjoint) about 3 MB of
  * address space per sample, of which about a third is resident. Options are
  * checked as at create. */
-int nde_model_memory_estimate(const nde_model_options *opt, size_t *bytes);
-void nde_model_free(nde_model *m);
+NDE_API int nde_model_memory_estimate(const nde_model_options *opt, size_t *bytes);
+NDE_API void nde_model_free(nde_model *m);
 
-const nde_model_options *nde_model_get_options(const nde_model *m);
-size_t nde_model_num_params(const nde_model *m);
-nde_real *nde_model_params(nde_model *m);
-nde_real *nde_model_grads(nde_model *m);
+NDE_API const nde_model_options *nde_model_get_options(const nde_model *m);
+NDE_API size_t nde_model_num_params(const nde_model *m);
+NDE_API nde_real *nde_model_params(nde_model *m);
+NDE_API nde_real *nde_model_grads(nde_model *m);
 /* Non-trainable state (BatchNorm running statistics; empty for GroupNorm
  * models): count and pointer, for checkpoints. */
-size_t nde_model_num_state(const nde_model *m);
-int nde_model_state(nde_model *m, nde_real **ptr, size_t *count);
+NDE_API size_t nde_model_num_state(const nde_model *m);
+NDE_API int nde_model_state(nde_model *m, nde_real **ptr, size_t *count);
 /* The attractors (h x c, inside the parameter vector); NULL when h = 0. */
-const nde_real *nde_model_attractors(const nde_model *m);
+NDE_API const nde_real *nde_model_attractors(const nde_model *m);
 /* Offset and length of the attractors in the parameter vector. */
-int nde_model_attractor_slice(const nde_model *m, size_t *offset, size_t *count);
+NDE_API int nde_model_attractor_slice(const nde_model *m, size_t *offset, size_t *count);
 
 /* PyTorch default initialization of every layer, attractors N(0, 1). */
-int nde_model_init(nde_model *m, nde_rng *rng);
-int nde_model_set_training(nde_model *m, int training);
+NDE_API int nde_model_init(nde_model *m, nde_rng *rng);
+NDE_API int nde_model_set_training(nde_model *m, int training);
 
 /* What one forward pass measured. */
 typedef struct nde_model_result {
@@ -124,25 +124,25 @@ typedef struct nde_model_result {
  * With grad != 0 the pass records what nde_model_backward needs (the
  * adjoint's checkpoints); with grad == 0 (evaluation) it only solves.
  * labels may be NULL when only logits are wanted (res->loss is then 0). */
-int nde_model_forward(nde_model *m, int n, const nde_real *x, const int *labels, double alpha,
-                      int grad, nde_model_result *res);
+NDE_API int nde_model_forward(nde_model *m, int n, const nde_real *x, const int *labels,
+                              double alpha, int grad, nde_model_result *res);
 
 /* Backward pass of the last forward (which had grad != 0): OVERWRITES the
  * gradient vector with d loss / d theta. bwd (may be NULL) receives the ODE
  * block's backward statistics. */
-int nde_model_backward(nde_model *m, nde_ode_stats *bwd);
+NDE_API int nde_model_backward(nde_model *m, nde_ode_stats *bwd);
 
 /* Outputs of the last forward: logits (n x nclasses), pooled features
  * (n x width). */
-const nde_real *nde_model_logits(const nde_model *m);
-const nde_real *nde_model_features(const nde_model *m);
+NDE_API const nde_real *nde_model_logits(const nde_model *m);
+NDE_API const nde_real *nde_model_features(const nde_model *m);
 
 /* The ODE block's solver (NULL for ResNets), e.g. for cumulative statistics. */
-nde_ode *nde_model_ode(nde_model *m);
+NDE_API nde_ode *nde_model_ode(nde_model *m);
 /* The ODE block's function network f(t, h) (NULL for ResNets), bound to the
  * model's parameter vector: e.g. for its Jacobian at a state. Its max_batch
  * is ceil(max_batch / threads), the slice one thread evaluates. */
-nde_net *nde_model_odefunc(nde_model *m);
+NDE_API nde_net *nde_model_odefunc(nde_model *m);
 
 #ifdef __cplusplus
 }

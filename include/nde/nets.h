@@ -1,6 +1,6 @@
 /* nde/nets.h: layers with forward and vector-Jacobian products (vjp),
  * sequential networks over one flat parameter vector, the standard blocks of
- * DESIGN.md 4.1 and the softmax cross-entropy loss.
+ * docs/methods.md section 1 and the softmax cross-entropy loss.
  *
  * Tensors are batched, NCHW, contiguous, of nde_real. A per-sample shape is
  * (c, h, w); dense data is (features, 1, 1).
@@ -54,8 +54,8 @@ typedef enum nde_layer_kind {
   NDE_LAYER_DENSE = 1,      /* y = W x + b, W: out x in (row-major), on flattened input */
   NDE_LAYER_CONV2D,         /* cross-correlation, weight Cout x Cin x kh x kw, bias Cout */
   NDE_LAYER_CONCAT_CONV2D,  /* conv2d on [t*1, x]: a constant channel t PREPENDED as channel 0
-                               (torchdiffeq's ConcatConv2d, so its weights load as they are;
-                               DESIGN 4.1 says "appended"), zero-padded like the others */
+                               (torchdiffeq's ConcatConv2d, so its weights load as they are),
+                               zero-padded like the others */
   NDE_LAYER_GROUPNORM,      /* per-sample, per-group normalization, affine gamma/beta per channel */
   NDE_LAYER_BATCHNORM,      /* per-channel over batch and pixels; running stats outside the gradient */
   NDE_LAYER_RELU,
@@ -65,7 +65,7 @@ typedef enum nde_layer_kind {
   NDE_LAYER_IDENTITY,
   NDE_LAYER_AVGPOOL,        /* global average pool: (c, h, w) -> (c, 1, 1) */
   NDE_LAYER_FLATTEN,        /* (c, h, w) -> (c*h*w, 1, 1); a no-op on the data */
-  NDE_LAYER_RESBLOCK,       /* pre-activation residual block (DESIGN 4.1):
+  NDE_LAYER_RESBLOCK,       /* pre-activation residual block (docs/methods.md section 1):
                                x + conv(relu(norm(conv(relu(norm(x)))))); with spec.out
                                channels and spec.stride, see nde_spec_resblock */
   NDE_LAYER_SELU,           /* scale x (x > 0), scale alpha (e^x - 1) (x <= 0); selu'(0) = scale alpha */
@@ -102,14 +102,15 @@ typedef struct nde_layer_spec {
                         NDE_CONV_AUTO */
 } nde_layer_spec;
 
-nde_layer_spec nde_spec_dense(int out);
-nde_layer_spec nde_spec_conv2d(int out, int k, int stride, int pad);
-nde_layer_spec nde_spec_concat_conv2d(int out, int k, int stride, int pad);
-nde_layer_spec nde_spec_groupnorm(int groups);
-nde_layer_spec nde_spec_batchnorm(void);
-nde_layer_spec nde_spec_act(nde_layer_kind kind); /* RELU/TANH/SOFTPLUS/SIGMOID/IDENTITY/SELU/GELU */
-nde_layer_spec nde_spec_avgpool(void);
-nde_layer_spec nde_spec_flatten(void);
+NDE_API nde_layer_spec nde_spec_dense(int out);
+NDE_API nde_layer_spec nde_spec_conv2d(int out, int k, int stride, int pad);
+NDE_API nde_layer_spec nde_spec_concat_conv2d(int out, int k, int stride, int pad);
+NDE_API nde_layer_spec nde_spec_groupnorm(int groups);
+NDE_API nde_layer_spec nde_spec_batchnorm(void);
+/* kind: RELU, TANH, SOFTPLUS, SIGMOID, IDENTITY, SELU or GELU. */
+NDE_API nde_layer_spec nde_spec_act(nde_layer_kind kind);
+NDE_API nde_layer_spec nde_spec_avgpool(void);
+NDE_API nde_layer_spec nde_spec_flatten(void);
 /* The residual block's two 3x3 convolutions have no bias (as torchdiffeq's
  * ResBlock; 576,778 parameters for ResNet-6); spec.bias is ignored.
  * Downsampling: set spec.out (output channels; 0, the default, keeps the
@@ -118,10 +119,10 @@ nde_layer_spec nde_spec_flatten(void);
  * convolution at that stride applied to the pre-activated input
  * relu(norm(x)), as in He et al. 2016 (pre-activation):
  *   y = conv1x1(a) + conv3x3(relu(norm(conv3x3_s(a)))),  a = relu(norm(x)). */
-nde_layer_spec nde_spec_resblock(nde_norm_kind norm, int groups);
+NDE_API nde_layer_spec nde_spec_resblock(nde_norm_kind norm, int groups);
 
 /* Name of a layer kind ("conv2d", ...), or "unknown". */
-const char *nde_layer_kind_name(int kind);
+NDE_API const char *nde_layer_kind_name(int kind);
 
 typedef struct nde_net nde_net;
 
@@ -129,60 +130,60 @@ typedef struct nde_net nde_net;
  * most max_batch. Every spec is checked (kind, sizes, shape compatibility)
  * and an error names the offending layer by index and kind. Parameters are
  * allocated, owned and zero until nde_net_init. */
-int nde_net_create(nde_shape in, int max_batch, const nde_layer_spec *specs, int nspecs,
-                   nde_net **out);
-void nde_net_free(nde_net *net);
+NDE_API int nde_net_create(nde_shape in, int max_batch, const nde_layer_spec *specs, int nspecs,
+                           nde_net **out);
+NDE_API void nde_net_free(nde_net *net);
 
-nde_shape nde_net_in_shape(const nde_net *net);
-nde_shape nde_net_out_shape(const nde_net *net);
-size_t nde_net_in_numel(const nde_net *net);
-size_t nde_net_out_numel(const nde_net *net);
-int nde_net_max_batch(const nde_net *net);
-int nde_net_num_layers(const nde_net *net);
+NDE_API nde_shape nde_net_in_shape(const nde_net *net);
+NDE_API nde_shape nde_net_out_shape(const nde_net *net);
+NDE_API size_t nde_net_in_numel(const nde_net *net);
+NDE_API size_t nde_net_out_numel(const nde_net *net);
+NDE_API int nde_net_max_batch(const nde_net *net);
+NDE_API int nde_net_num_layers(const nde_net *net);
 /* Number of trainable parameters (length of the parameter vector). */
-size_t nde_net_num_params(const nde_net *net);
+NDE_API size_t nde_net_num_params(const nde_net *net);
 /* Number of non-trainable state values (BatchNorm running statistics). */
-size_t nde_net_num_state(const nde_net *net);
+NDE_API size_t nde_net_num_state(const nde_net *net);
 
 /* The parameter vector, its gradient vector (same layout) and the state
  * vector. Valid until the next nde_net_bind or nde_net_free. */
-nde_real *nde_net_params(nde_net *net);
-nde_real *nde_net_grads(nde_net *net);
-nde_real *nde_net_state(nde_net *net);
+NDE_API nde_real *nde_net_params(nde_net *net);
+NDE_API nde_real *nde_net_grads(nde_net *net);
+NDE_API nde_real *nde_net_state(nde_net *net);
 
 /* Place the parameters (and their gradient) in caller storage of
  * nde_net_num_params values each, e.g. a slice of a model's flat vector.
  * The current values are NOT copied. Passing NULL for both returns to the
  * network's own storage. The caller keeps the storage alive. */
-int nde_net_bind(nde_net *net, nde_real *params, nde_real *grads);
+NDE_API int nde_net_bind(nde_net *net, nde_real *params, nde_real *grads);
 
 /* PyTorch default initialization from rng: dense and conv weights and biases
  * U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (kaiming-uniform with a = sqrt(5));
  * norm gamma = 1, beta = 0; BatchNorm running mean 0, variance 1. Layers
  * are visited in order, weights before biases, so a seed fixes the result. */
-int nde_net_init(nde_net *net, nde_rng *rng);
+NDE_API int nde_net_init(nde_net *net, nde_rng *rng);
 
 /* Training (1) or evaluation (0) mode; only BatchNorm behaves differently:
  * training normalizes with batch statistics and updates the running ones. */
-int nde_net_set_training(nde_net *net, int training);
+NDE_API int nde_net_set_training(nde_net *net, int training);
 
 /* y = net(t, x) for a batch of n samples. t only matters to ConcatConv2d.
  * x: n * in_numel values (copied, so the caller may reuse it);
  * y: n * out_numel values, or NULL to keep the result inside (see
  * nde_net_output). Intermediates are kept for the next nde_net_vjp. */
-int nde_net_forward(nde_net *net, double t, int n, const nde_real *x, nde_real *y);
+NDE_API int nde_net_forward(nde_net *net, double t, int n, const nde_real *x, nde_real *y);
 
 /* Output of the last forward (n * out_numel values, owned by the network). */
-const nde_real *nde_net_output(const nde_net *net);
+NDE_API const nde_real *nde_net_output(const nde_net *net);
 
 /* Vector-Jacobian product at the point of the last forward (same n):
  * dx = (dy/dx)^T dy (overwritten; skipped if dx is NULL) and
  * grad += (dy/dtheta)^T dy (accumulated into a vector of the parameter
  * layout; skipped if grad is NULL). dy is not modified. */
-int nde_net_vjp(nde_net *net, int n, const nde_real *dy, nde_real *dx, nde_real *grad);
+NDE_API int nde_net_vjp(nde_net *net, int n, const nde_real *dy, nde_real *dx, nde_real *grad);
 
 /* Set the network's own gradient vector to zero. */
-void nde_net_zero_grad(nde_net *net);
+NDE_API void nde_net_zero_grad(nde_net *net);
 
 /* Scratch memory. A network holds a scratch arena for its layers'
  * temporaries (im2col columns and the like), sized at create time and dead
@@ -191,50 +192,51 @@ void nde_net_zero_grad(nde_net *net);
  * network's need in values, and nde_net_share_scratch gives the `count`
  * networks (NULL entries skipped) one arena of the largest need, released
  * with the last of them. Not for networks used from different threads. */
-size_t nde_net_scratch_size(const nde_net *net);
+NDE_API size_t nde_net_scratch_size(const nde_net *net);
 
 /* Estimated bytes a network allocates per sample of its max_batch
  * (activations kept for the reverse sweep, cotangents, layer workspaces such
  * as kept im2col columns), for memory planning before a large create
  * (nde_model_memory_estimate). An estimate that errs on the high side. */
-size_t nde_net_sample_bytes(const nde_net *net);
-int nde_net_share_scratch(nde_net *const *nets, int count);
+NDE_API size_t nde_net_sample_bytes(const nde_net *net);
+NDE_API int nde_net_share_scratch(nde_net *const *nets, int count);
 
 /* Parameter offset and count of layer i (for tests, statistics, optimizers
  * that treat layers differently). */
-int nde_net_layer_params(const nde_net *net, int i, size_t *offset, size_t *count);
+NDE_API int nde_net_layer_params(const nde_net *net, int i, size_t *offset, size_t *count);
 /* Output shape of layer i. */
-int nde_net_layer_out_shape(const nde_net *net, int i, nde_shape *shape);
+NDE_API int nde_net_layer_out_shape(const nde_net *net, int i, nde_shape *shape);
 
-/* ---- the networks of DESIGN 4.1 ---- */
+/* ---- the networks of the ODE-Net and its baselines (docs/methods.md section 1) ---- */
 
 /* ODE function f(t, h): GN -> ReLU -> ConcatConv3x3(c+1 -> c, pad 1) -> GN ->
  * ReLU -> ConcatConv3x3(c+1 -> c, pad 1) -> GN, on states of shape (c, h, w). */
-int nde_net_create_odefunc(nde_shape state, int groups, int max_batch, nde_net **out);
+NDE_API int nde_net_create_odefunc(nde_shape state, int groups, int max_batch, nde_net **out);
 
 /* ODE-Net stem: conv3x3(cin -> c, pad 0) -> GN -> ReLU -> conv4x4(c -> c, s2, p1)
  * -> GN -> ReLU -> conv4x4(c -> c, s2, p1). 1x28x28 gives 64x6x6 at c = 64. */
-int nde_net_create_odenet_stem(nde_shape in, int width, int groups, int max_batch,
-                               nde_net **out);
+NDE_API int nde_net_create_odenet_stem(nde_shape in, int width, int groups, int max_batch,
+                                       nde_net **out);
 
 /* ODE-Net head: GN -> ReLU -> global average pool -> Linear(c -> nclasses).
  * nde_net_create_odenet_head_features stops after the pool (the pooled
  * features where RMAN attaches), and nde_net_create_linear_head is the final
  * Linear alone, so a model can split the head around RMAN. */
-int nde_net_create_odenet_head(nde_shape state, int groups, int nclasses, int max_batch,
-                               nde_net **out);
-int nde_net_create_odenet_head_features(nde_shape state, int groups, int max_batch,
-                                        nde_net **out);
-int nde_net_create_linear_head(int features, int nclasses, int max_batch, nde_net **out);
+NDE_API int nde_net_create_odenet_head(nde_shape state, int groups, int nclasses, int max_batch,
+                                       nde_net **out);
+NDE_API int nde_net_create_odenet_head_features(nde_shape state, int groups, int max_batch,
+                                                nde_net **out);
+NDE_API int nde_net_create_linear_head(int features, int nclasses, int max_batch, nde_net **out);
 
 /* ResNet baseline body of the same example: 6 pre-activation residual blocks
  * (GroupNorm with `groups` groups, convolutions without bias as torchdiffeq's
  * ResBlock) on states of shape (c, h, w); stem + body + head at c = 64,
  * Cin = 1, 10 classes has 576,778 parameters. */
-int nde_net_create_resnet6_body(nde_shape state, int groups, int max_batch, nde_net **out);
+NDE_API int nde_net_create_resnet6_body(nde_shape state, int groups, int max_batch, nde_net **out);
 
-/* Pre-activation CIFAR ResNets (He et al. 2016, "Identity mappings"; DESIGN
- * 4.1 Table 1), depth 6n + 2 (ResNet-20/32/44/56: n = 3/5/7/9), BatchNorm:
+/* Pre-activation CIFAR ResNets (He et al. 2016, "Identity mappings"; the
+ * RMAN paper's Table 1, docs/methods.md section 1), depth 6n + 2
+ * (ResNet-20/32/44/56: n = 3/5/7/9), BatchNorm:
  *   stem conv3x3(cin -> c, pad 1, no bias) -> body -> BN -> ReLU -> global
  *   average pool (RMAN attaches here) -> Linear(4c -> K), c = 16.
  * Body: three stages of n pre-activation blocks (NDE_NORM_BATCH) with c, 2c,
@@ -244,9 +246,10 @@ int nde_net_create_resnet6_body(nde_shape state, int groups, int max_batch, nde_
  * that a model's BatchNorm running statistics are one contiguous state
  * vector (the model then only pools). 272,282 parameters for ResNet-20 at
  * 3x32x32, K = 10 (nets/blocks.c gives every count). */
-int nde_net_create_preact_resnet_stem(nde_shape in, int width, int max_batch, nde_net **out);
-int nde_net_create_preact_resnet_body(nde_shape in, int n, int max_batch, nde_net **out);
-int nde_net_create_preact_resnet_trunk(nde_shape in, int n, int max_batch, nde_net **out);
+NDE_API int nde_net_create_preact_resnet_stem(nde_shape in, int width, int max_batch,
+                                              nde_net **out);
+NDE_API int nde_net_create_preact_resnet_body(nde_shape in, int n, int max_batch, nde_net **out);
+NDE_API int nde_net_create_preact_resnet_trunk(nde_shape in, int n, int max_batch, nde_net **out);
 
 /* ---- loss ---- */
 
@@ -254,8 +257,8 @@ int nde_net_create_preact_resnet_trunk(nde_shape in, int n, int max_batch, nde_n
  * in [0, k): *loss = -(1/n) sum_i log softmax(z_i)[y_i]. If dlogits is not
  * NULL it receives dloss/dz (n * k values). If nerr is not NULL it receives
  * the number of samples whose argmax differs from the label. */
-int nde_softmax_xent(int n, int k, const nde_real *logits, const int *labels, double *loss,
-                     nde_real *dlogits, int *nerr);
+NDE_API int nde_softmax_xent(int n, int k, const nde_real *logits, const int *labels, double *loss,
+                             nde_real *dlogits, int *nerr);
 
 #ifdef __cplusplus
 }

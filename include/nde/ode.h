@@ -1,4 +1,5 @@
-/* nde/ode.h: vector fields, ODE solvers and solver statistics (DESIGN 2, 4.2).
+/* nde/ode.h: vector fields, ODE solvers and solver statistics (docs/methods.md
+ * section 2; callbacks: docs/conventions.md section 3).
  *
  * A vector field f(t, y; theta) acts on a batch of n samples, each a vector
  * of `dim` doubles (the ODE state is double whatever nde_real is). It is
@@ -90,7 +91,7 @@ typedef struct nde_field_user {
  * theta is nde_net_params(net), nparam = nde_net_num_params(net), the
  * maximum batch is the network's. Conversion buffers between double and
  * nde_real are allocated here. */
-int nde_field_create_net(nde_net *net, nde_field **out);
+NDE_API int nde_field_create_net(nde_net *net, nde_field **out);
 /* A network field evaluated in parallel: count (1 to 8) networks of one
  * architecture and one max_batch m, all bound to the same parameter vector
  * (nde_net_bind), each with its own activations and scratch. The field's
@@ -99,28 +100,28 @@ int nde_field_create_net(nde_net *net, nde_field **out);
  * own network on its own thread while BLAS runs single-threaded. Results
  * equal the single network's up to the rounding of the parameter-gradient
  * sum over slices. The networks are borrowed. */
-int nde_field_create_net_split(nde_net *const *nets, int count, nde_field **out);
+NDE_API int nde_field_create_net_split(nde_net *const *nets, int count, nde_field **out);
 
 /* Copy a user field description (callbacks, sizes, user pointer). */
-int nde_field_create_user(const nde_field_user *def, nde_field **out);
+NDE_API int nde_field_create_user(const nde_field_user *def, nde_field **out);
 
-void nde_field_free(nde_field *f);
+NDE_API void nde_field_free(nde_field *f);
 
-size_t nde_field_dim(const nde_field *f);
-size_t nde_field_num_params(const nde_field *f);
-int nde_field_max_batch(const nde_field *f);
+NDE_API size_t nde_field_dim(const nde_field *f);
+NDE_API size_t nde_field_num_params(const nde_field *f);
+NDE_API int nde_field_max_batch(const nde_field *f);
 /* 1 when the field can give vector-Jacobian products (nets always can). */
-int nde_field_has_vjp(const nde_field *f);
+NDE_API int nde_field_has_vjp(const nde_field *f);
 
 /* Evaluate the field (n in [1, max_batch]). A callback's positive return is
  * passed through as NDE_ERR_CALLBACK from these direct calls; non-finite
  * output gives NDE_ERR_NONFINITE. */
-int nde_field_rhs(nde_field *f, double t, int n, const double *y, double *ydot);
+NDE_API int nde_field_rhs(nde_field *f, double t, int n, const double *y, double *ydot);
 
 /* Vector-Jacobian product as in nde_field_vjp_fn: ja overwritten (may be
  * NULL), gtheta (nparam doubles) accumulated (may be NULL). */
-int nde_field_vjp(nde_field *f, double t, int n, const double *y, const double *a, double *ja,
-                  double *gtheta);
+NDE_API int nde_field_vjp(nde_field *f, double t, int n, const double *y, const double *a,
+                          double *ja, double *gtheta);
 
 /* ------------------------------------------------------------------------ */
 /* Solvers                                                                   */
@@ -221,23 +222,24 @@ typedef struct nde_ode_options {
 } nde_ode_options;
 
 /* The defaults documented above. */
-nde_ode_options nde_ode_options_default(void);
+NDE_API nde_ode_options nde_ode_options_default(void);
 
 /* Names used by the CLI and logs: "adams", "bdf", "dopri5", "bosh3",
  * "euler", "rk4"; "checkpoint", "backsolve", "direct", "none". */
-const char *nde_ode_method_name(int method);
-int nde_ode_method_parse(const char *name, int *method);
-const char *nde_adjoint_kind_name(int kind);
-int nde_adjoint_kind_parse(const char *name, int *kind);
+NDE_API const char *nde_ode_method_name(int method);
+NDE_API int nde_ode_method_parse(const char *name, int *method);
+NDE_API const char *nde_adjoint_kind_name(int kind);
+NDE_API int nde_adjoint_kind_parse(const char *name, int *kind);
 
-/* Statistics of integrations, as the solver counts them (DESIGN 4.2). For
+/* Statistics of integrations, as the solver counts them (docs/methods.md
+ * section 2). For
  * a forward solve: nfe counts f. For a backward pass: nfe counts the
  * backward right-hand side (CHECKPOINT: the adjoint fB; BACKSOLVE: the
  * augmented system, one f and one vjp each; DIRECT: vjps), nfe_quad the
  * parameter quadrature evaluated separately, nfe_recompute the forward
  * right-hand sides re-evaluated during the backward pass (CVODES
  * re-integrates between checkpoints). nfe_ls counts right-hand sides spent
- * by BDF's difference-quotient J v. DESIGN 4.2's NFE-B is nfe + nfe_quad. */
+ * by BDF's difference-quotient J v. NFE-B is nfe + nfe_quad. */
 typedef struct nde_ode_stats {
   long nfe;           /* right-hand-side evaluations counted by the solver */
   long nfe_quad;      /* quadrature right-hand-side evaluations */
@@ -262,7 +264,8 @@ typedef struct nde_ode nde_ode;
  * supported method/adjoint pair) and copied; opt may be NULL for the
  * defaults. NDE_ERR_NOMEM when the solver's memory
  * (nde_ode_memory_estimate) exceeds nde_memory_available(). */
-int nde_ode_create(nde_field *field, const nde_ode_options *opt, int max_batch, nde_ode **out);
+NDE_API int nde_ode_create(nde_field *field, const nde_ode_options *opt, int max_batch,
+                           nde_ode **out);
 
 /* Bytes a solver with these options allocates for fields of dim values per
  * sample and nparams parameters at max_batch (opt NULL: the defaults): nde's
@@ -272,14 +275,14 @@ int nde_ode_create(nde_field *field, const nde_ode_options *opt, int max_batch, 
  * resident part can be much smaller). nde_ode_create refuses a solver whose
  * estimate exceeds nde_memory_available() with NDE_ERR_NOMEM. Options are
  * checked as at create (the field's vjp aside). */
-int nde_ode_memory_estimate(const nde_ode_options *opt, size_t dim, size_t nparams, int max_batch,
-                            size_t *bytes);
-void nde_ode_free(nde_ode *ode);
+NDE_API int nde_ode_memory_estimate(const nde_ode_options *opt, size_t dim, size_t nparams,
+                                    int max_batch, size_t *bytes);
+NDE_API void nde_ode_free(nde_ode *ode);
 
 /* The options in force (output times point into the solver's copy). */
-const nde_ode_options *nde_ode_get_options(const nde_ode *ode);
-nde_field *nde_ode_field(const nde_ode *ode);
-int nde_ode_num_outputs(const nde_ode *ode);
+NDE_API const nde_ode_options *nde_ode_get_options(const nde_ode *ode);
+NDE_API nde_field *nde_ode_field(const nde_ode *ode);
+NDE_API int nde_ode_num_outputs(const nde_ode *ode);
 
 /* Solve from y0 (n * dim values) at t0; yout receives the state at every
  * output time: nout * n * dim values, output k of sample i at offset
@@ -289,21 +292,21 @@ int nde_ode_num_outputs(const nde_ode *ode);
  * only allocation outside create). Errors: NDE_ERR_MAXSTEPS,
  * NDE_ERR_STEPSIZE, NDE_ERR_NONFINITE, NDE_ERR_CALLBACK, NDE_ERR_SOLVER,
  * each with the time reached and the SUNDIALS flag name in nde_last_error. */
-int nde_ode_solve(nde_ode *ode, int n, const double *y0, double *yout);
+NDE_API int nde_ode_solve(nde_ode *ode, int n, const double *y0, double *yout);
 
 /* Statistics of the last forward solve and of the last backward pass
  * (summed over samples in per-sample mode); either pointer may be NULL. */
-int nde_ode_last_stats(const nde_ode *ode, nde_ode_stats *fwd, nde_ode_stats *bwd);
+NDE_API int nde_ode_last_stats(const nde_ode *ode, nde_ode_stats *fwd, nde_ode_stats *bwd);
 /* Per-sample statistics of the last solve / backward pass in per-sample mode
  * (i < n of that solve); in joint mode sample i reports the joint figures. */
-int nde_ode_sample_stats(const nde_ode *ode, int i, nde_ode_stats *fwd, nde_ode_stats *bwd);
+NDE_API int nde_ode_sample_stats(const nde_ode *ode, int i, nde_ode_stats *fwd, nde_ode_stats *bwd);
 /* Cumulative statistics since creation or the last nde_ode_reset_stats
  * (e.g. per epoch). */
-int nde_ode_total_stats(const nde_ode *ode, nde_ode_stats *fwd, nde_ode_stats *bwd);
-void nde_ode_reset_stats(nde_ode *ode);
+NDE_API int nde_ode_total_stats(const nde_ode *ode, nde_ode_stats *fwd, nde_ode_stats *bwd);
+NDE_API void nde_ode_reset_stats(nde_ode *ode);
 
 /* a += b, field by field. */
-void nde_ode_stats_add(nde_ode_stats *a, const nde_ode_stats *b);
+NDE_API void nde_ode_stats_add(nde_ode_stats *a, const nde_ode_stats *b);
 
 #ifdef __cplusplus
 }

@@ -1,5 +1,5 @@
 /* nde/rman.h: the relu-max attractor network (RMAN, Deng et al., AAAI 2020;
- * DESIGN.md 4.4): an energy on the pooled features of a batch that pulls each
+ * docs/methods.md section 4): an energy on the pooled features of a batch that pulls each
  * feature towards a target attractor built from h learnable placement
  * attractors, its gradients, the alpha schedule and the attractor statistics
  * the paper reports.
@@ -25,7 +25,7 @@
  * PARAMETERS. The attractors live in the model's flat parameter vector (h*c
  * values, row-major h x c); every function takes a pointer to them and, for
  * gradients, to the matching slice of the flat gradient, into which it
- * ACCUMULATES (DESIGN 3). Arithmetic is done in double whatever nde_real is.
+ * ACCUMULATES (docs/conventions.md section 6). Arithmetic is done in double whatever nde_real is.
  *
  * Typical use in a training step (x: n x c pooled features from the head):
  *   nde_rman *r;  nde_rman_create(c, h, NULL, &r);
@@ -50,7 +50,7 @@ extern "C" {
 
 /* What a sample with no active attractor (S = 0) contributes; see above. */
 typedef enum nde_rman_empty {
-  NDE_RMAN_EMPTY_ZERO = 0, /* a = g = 0, E = ||x||^2 (DESIGN 4.4 limit) */
+  NDE_RMAN_EMPTY_ZERO = 0, /* a = g = 0, E = ||x||^2 (the limit, see above) */
   NDE_RMAN_EMPTY_SKIP = 1  /* E = 0 and no gradient */
 } nde_rman_empty;
 
@@ -63,28 +63,28 @@ typedef struct nde_rman_options {
 } nde_rman_options;
 
 /* The paper's settings (values in the comments above). */
-nde_rman_options nde_rman_options_default(void);
+NDE_API nde_rman_options nde_rman_options_default(void);
 
 /* alpha0 + alpha_step * epoch, epoch counted from 0 (negative epochs count as
  * 0). NULL options mean the defaults: 1e-4 (1 + epoch). */
-double nde_rman_alpha(const nde_rman_options *opts, int epoch);
+NDE_API double nde_rman_alpha(const nde_rman_options *opts, int epoch);
 
 /* Number of attractor parameters, h * c, to reserve in a flat vector. */
-size_t nde_rman_num_params(int c, int h);
+NDE_API size_t nde_rman_num_params(int c, int h);
 
 /* Fill m (h x c) with N(0, 1) values from rng (the paper's initialization). */
-int nde_rman_init_attractors(int h, int c, nde_real *m, nde_rng *rng);
+NDE_API int nde_rman_init_attractors(int h, int c, nde_real *m, nde_rng *rng);
 
 /* Workspace for features of c channels and h attractors (h >= 1: a model
  * without RMAN simply does not create one). opts NULL means the defaults;
  * the options are copied and validated. Sizes all scratch: nde_rman_energy
  * and nde_rman_attract never allocate. */
 typedef struct nde_rman nde_rman;
-int nde_rman_create(int c, int h, const nde_rman_options *opts, nde_rman **out);
-void nde_rman_free(nde_rman *r);
-const nde_rman_options *nde_rman_get_options(const nde_rman *r);
-int nde_rman_channels(const nde_rman *r);
-int nde_rman_attractors(const nde_rman *r);
+NDE_API int nde_rman_create(int c, int h, const nde_rman_options *opts, nde_rman **out);
+NDE_API void nde_rman_free(nde_rman *r);
+NDE_API const nde_rman_options *nde_rman_get_options(const nde_rman *r);
+NDE_API int nde_rman_channels(const nde_rman *r);
+NDE_API int nde_rman_attractors(const nde_rman *r);
 
 /* Summary of one nde_rman_energy call. */
 typedef struct nde_rman_result {
@@ -103,14 +103,14 @@ typedef struct nde_rman_result {
  * is written, so dx, dm and res stay untouched -- or when an energy, their
  * sum, the loss or a gradient value (as nde_real) overflows; dm and res are
  * then untouched but dx may already hold some of its rows' updates. */
-int nde_rman_energy(nde_rman *r, int n, const nde_real *x, const nde_real *m, double alpha,
-                    nde_real *dx, nde_real *dm, nde_rman_result *res);
+NDE_API int nde_rman_energy(nde_rman *r, int n, const nde_real *x, const nde_real *m, double alpha,
+                            nde_real *dx, nde_real *dm, nde_rman_result *res);
 
 /* Per-sample attraction, for analysis and plots: a (n x h) the strengths,
  * g (n x c) the targets, energy (n) the E_i under the empty policy (SKIP
  * reports 0 there); any output may be NULL. Samples with S = 0 get a = g = 0. */
-int nde_rman_attract(nde_rman *r, int n, const nde_real *x, const nde_real *m, double *a, double *g,
-                     double *energy);
+NDE_API int nde_rman_attract(nde_rman *r, int n, const nde_real *x, const nde_real *m, double *a,
+                             double *g, double *energy);
 
 /* Statistics of the paper (Table 2, Figures 3b and 4), gathered over any
  * number of batches. The fields are read-only for the caller; they are
@@ -154,14 +154,14 @@ typedef struct nde_rman_stats {
   nde_rman_options opts_;
 } nde_rman_stats;
 
-int nde_rman_stats_create(int c, int h, const nde_rman_options *opts, nde_rman_stats **out);
-void nde_rman_stats_free(nde_rman_stats *st);
+NDE_API int nde_rman_stats_create(int c, int h, const nde_rman_options *opts, nde_rman_stats **out);
+NDE_API void nde_rman_stats_free(nde_rman_stats *st);
 /* Forget the samples added so far (attractor fields are kept). */
-void nde_rman_stats_reset(nde_rman_stats *st);
+NDE_API void nde_rman_stats_reset(nde_rman_stats *st);
 /* Norms, Gram matrix and effective set of m (h x c). */
-int nde_rman_stats_set_attractors(nde_rman_stats *st, const nde_real *m);
+NDE_API int nde_rman_stats_set_attractors(nde_rman_stats *st, const nde_real *m);
 /* Add the outputs x (n x c) attracted by m (h x c). */
-int nde_rman_stats_add(nde_rman_stats *st, int n, const nde_real *x, const nde_real *m);
+NDE_API int nde_rman_stats_add(nde_rman_stats *st, int n, const nde_real *x, const nde_real *m);
 
 #ifdef __cplusplus
 }

@@ -1,5 +1,5 @@
 /* nde/stability.h: neural networks seen as pointwise-affine (PWA) maps
- * (Drgona et al. 2020, DESIGN.md 4.6): the affine form A*(x), b*(x) of an
+ * (Drgona et al. 2020; docs/methods.md section 6): the affine form A*(x), b*(x) of an
  * MLP and its true Jacobian, spectra and norms, the stable-activation test,
  * sufficient stability conditions (each with the bound it computed), fixed
  * points of maps and zeros of vector fields with their stability, regions of
@@ -22,7 +22,7 @@
  * nets/ layers' convention, as PyTorch).
  *
  * PRECISION. All analysis is done in double. Network parameters are read
- * from a flat nde_real vector with the layout of nde_net (DESIGN 3), so
+ * from a flat nde_real vector with the layout of nde_net (docs/conventions.md section 6), so
  * nde_net_params(net) of a network created from the same specs can be passed
  * directly.
  *
@@ -74,12 +74,12 @@ typedef struct nde_stab_act {
 } nde_stab_act;
 
 /* NDE_ERR_KIND for a kind that is not a pointwise activation. */
-int nde_stab_act_info(int kind, nde_stab_act *info);
+NDE_API int nde_stab_act_info(int kind, nde_stab_act *info);
 
 /* sigma(z), lambda(z) = (sigma(z) - sigma(0)) / z (sigma'(0) at z = 0,
  * evaluated without cancellation) and sigma'(z) in double; any output may
  * be NULL. */
-int nde_stab_act_eval(int kind, double z, double *sigma, double *lambda, double *dsigma);
+NDE_API int nde_stab_act_eval(int kind, double z, double *sigma, double *lambda, double *dsigma);
 
 /* ======================================================================
  * Pointwise-affine form of an MLP
@@ -92,17 +92,17 @@ typedef struct nde_pwa nde_pwa;
  * (a no-op on vectors). Any other kind gives NDE_ERR_KIND naming the layer.
  * The parameter layout is that of nde_net_create(nde_shape_vec(nin), ...,
  * specs, nspecs). Workspace is sized here; evaluations never allocate. */
-int nde_pwa_create(int nin, const nde_layer_spec *specs, int nspecs, nde_pwa **out);
-void nde_pwa_free(nde_pwa *p);
+NDE_API int nde_pwa_create(int nin, const nde_layer_spec *specs, int nspecs, nde_pwa **out);
+NDE_API void nde_pwa_free(nde_pwa *p);
 
-int nde_pwa_in_dim(const nde_pwa *p);
-int nde_pwa_out_dim(const nde_pwa *p);
-size_t nde_pwa_num_params(const nde_pwa *p);
+NDE_API int nde_pwa_in_dim(const nde_pwa *p);
+NDE_API int nde_pwa_out_dim(const nde_pwa *p);
+NDE_API size_t nde_pwa_num_params(const nde_pwa *p);
 /* Total number of activation units (length of a pattern, below). */
-int nde_pwa_num_units(const nde_pwa *p);
+NDE_API int nde_pwa_num_units(const nde_pwa *p);
 /* 1 when no dense layer has a bias and every activation has sigma(0) = 0,
  * i.e. b*(x) = 0 for all x and f(0) = 0. */
-int nde_pwa_is_homogeneous(const nde_pwa *p);
+NDE_API int nde_pwa_is_homogeneous(const nde_pwa *p);
 
 /* At the point x (in_dim values), with parameters params: any of
  *   f (out_dim)            the network's output, evaluated layer by layer,
@@ -111,25 +111,27 @@ int nde_pwa_is_homogeneous(const nde_pwa *p);
  *   J (out_dim x in_dim)   the true Jacobian df/dx
  * may be NULL. f = A x + b up to rounding. NDE_ERR_NONFINITE when x, a
  * parameter or an intermediate is not finite. */
-int nde_pwa_eval(nde_pwa *p, const nde_real *params, const double *x, double *f, double *A,
-                 double *b, double *J);
+NDE_API int nde_pwa_eval(nde_pwa *p, const nde_real *params, const double *x, double *f, double *A,
+                         double *b, double *J);
 
 /* Activation pattern at x: on[k] = 1 when the k-th activation unit's input
  * is > 0 (units numbered layer by layer). For ReLU networks the pattern
  * names the linear region containing x. */
-int nde_pwa_pattern(nde_pwa *p, const nde_real *params, const double *x, unsigned char *on);
+NDE_API int nde_pwa_pattern(nde_pwa *p, const nde_real *params, const double *x, unsigned char *on);
 
 /* Smallest |z| over the inputs of kinked units (relu, selu) at x: how far x
  * is from a region boundary in pre-activation units (INFINITY when the
  * network has no kinked unit). Where it is 0, f is not differentiable at x
  * and J is one-sided. */
-int nde_pwa_kink_margin(nde_pwa *p, const nde_real *params, const double *x, double *margin);
+NDE_API int nde_pwa_kink_margin(nde_pwa *p, const nde_real *params, const double *x,
+                                double *margin);
 
 /* Bounds valid for every x, products over the layers of ||W_i||_2 (dense)
  * and a per-activation factor: lambda_bound uses lambda_sup (so
  * ||A*(x)||_2 <= lambda_bound), lip_bound the Lipschitz constant (so f is
  * lip_bound-Lipschitz in the Euclidean norm). Either output may be NULL. */
-int nde_pwa_bounds(nde_pwa *p, const nde_real *params, double *lambda_bound, double *lip_bound);
+NDE_API int nde_pwa_bounds(nde_pwa *p, const nde_real *params, double *lambda_bound,
+                           double *lip_bound);
 
 /* ======================================================================
  * Spectra and norms
@@ -138,21 +140,21 @@ int nde_pwa_bounds(nde_pwa *p, const nde_real *params, double *lambda_bound, dou
 typedef struct nde_spectrum nde_spectrum;
 
 /* Workspace for n x n eigenproblems and SVDs of matrices up to n x n. */
-int nde_spectrum_create(int n, nde_spectrum **out);
-void nde_spectrum_free(nde_spectrum *s);
-int nde_spectrum_dim(const nde_spectrum *s);
+NDE_API int nde_spectrum_create(int n, nde_spectrum **out);
+NDE_API void nde_spectrum_free(nde_spectrum *s);
+NDE_API int nde_spectrum_dim(const nde_spectrum *s);
 
 /* Eigenvalues of the n x n row-major A (not modified): re, im (n each),
  * sorted by decreasing modulus, ties by decreasing real then imaginary part.
  * vre, vim (n x n, row-major, column j the unit eigenvector of eigenvalue j)
  * may be NULL. NDE_ERR_NONFINITE for a non-finite entry, NDE_ERR_NUMERIC
  * if the QR iteration does not converge. */
-int nde_spectrum_eig(nde_spectrum *s, const double *A, double *re, double *im, double *vre,
-                     double *vim);
+NDE_API int nde_spectrum_eig(nde_spectrum *s, const double *A, double *re, double *im, double *vre,
+                             double *vim);
 
 /* Singular values of the rows x cols row-major A (rows, cols <= n), in
  * decreasing order: sv receives min(rows, cols) values. */
-int nde_spectrum_svd(nde_spectrum *s, int rows, int cols, const double *A, double *sv);
+NDE_API int nde_spectrum_svd(nde_spectrum *s, int rows, int cols, const double *A, double *sv);
 
 typedef struct nde_matrix_summary {
   double rho;     /* spectral radius max |lambda| */
@@ -165,10 +167,10 @@ typedef struct nde_matrix_summary {
 } nde_matrix_summary;
 
 /* All of the above for the n x n matrix A. */
-int nde_spectrum_summary(nde_spectrum *s, const double *A, nde_matrix_summary *out);
+NDE_API int nde_spectrum_summary(nde_spectrum *s, const double *A, nde_matrix_summary *out);
 
 /* ======================================================================
- * Sufficient stability conditions (DESIGN 4.6)
+ * Sufficient stability conditions (docs/methods.md section 6)
  * ====================================================================== */
 
 typedef enum nde_stab_verdict {
@@ -178,7 +180,7 @@ typedef enum nde_stab_verdict {
   NDE_STAB_NOT_APPLICABLE = -2 /* the theorem's hypotheses are not met */
 } nde_stab_verdict;
 
-const char *nde_stab_verdict_name(int verdict); /* "holds", "undecided", "fails", "n/a" */
+NDE_API const char *nde_stab_verdict_name(int verdict); /* "holds", "undecided", "fails", "n/a" */
 
 typedef struct nde_stab_cond {
   int verdict;    /* nde_stab_verdict */
@@ -196,24 +198,24 @@ typedef struct nde_stab_cond {
  * FAILS when some sample has ||A*(x_s)||_2 >= 1; NOT_APPLICABLE when the
  * network is not homogeneous (bias or sigma(0) != 0). samples: nsamples
  * points (in_dim each), may be NULL. NDE_ERR_SHAPE unless in = out dim. */
-int nde_stab_global_origin(nde_pwa *p, const nde_real *params, int nsamples, const double *samples,
-                           nde_stab_cond *out);
+NDE_API int nde_stab_global_origin(nde_pwa *p, const nde_real *params, int nsamples,
+                                   const double *samples, nde_stab_cond *out);
 
 /* Contraction: if prod_i Lip(sigma_i) ||W_i||_2 < 1 then f is a contraction
  * in the Euclidean norm and has a unique, globally attracting fixed point
  * (Banach). bound = that product. HOLDS when bound < 1; FAILS when some
  * sample where f is differentiable has ||J(x_s)||_2 > 1 (then f is not a
  * Euclidean contraction; another norm may still work). */
-int nde_stab_contraction(nde_pwa *p, const nde_real *params, int nsamples, const double *samples,
-                         nde_stab_cond *out);
+NDE_API int nde_stab_contraction(nde_pwa *p, const nde_real *params, int nsamples,
+                                 const double *samples, nde_stab_cond *out);
 
 /* Local asymptotic stability of a fixed point x_e: rho(J(x_e)) < 1.
  * NOT_APPLICABLE when ||f(x_e) - x_e||_inf > tol (not a fixed point) or when
  * f may not be differentiable at x_e (kink margin <= 1e-9 (1 + ||x_e||_inf):
  * a computed root that close to a kink may lie on it); otherwise bound = rho,
  * HOLDS if rho < 1, FAILS if rho > 1 (x_e is then unstable), else UNDECIDED. */
-int nde_stab_local(nde_pwa *p, const nde_real *params, const double *xe, double tol,
-                   nde_stab_cond *out);
+NDE_API int nde_stab_local(nde_pwa *p, const nde_real *params, const double *xe, double tol,
+                           nde_stab_cond *out);
 
 /* ======================================================================
  * Fixed points of maps and zeros of vector fields
@@ -237,7 +239,7 @@ typedef enum nde_fp_class {
                           homogeneous ReLU map) */
 } nde_fp_class;
 
-const char *nde_fp_class_name(int cls); /* "stable", "unstable", "saddle", "marginal" */
+NDE_API const char *nde_fp_class_name(int cls); /* "stable", "unstable", "saddle", "marginal" */
 
 typedef struct nde_fp_options {
   int mode;            /* nde_fp_mode (NDE_FP_MAP) */
@@ -250,7 +252,7 @@ typedef struct nde_fp_options {
   double marginal_tol; /* eigenvalue within this of the boundary is marginal (1e-9) */
 } nde_fp_options;
 
-nde_fp_options nde_fp_options_default(void);
+NDE_API nde_fp_options nde_fp_options_default(void);
 
 typedef struct nde_fixed_point {
   const double *x;      /* n values */
@@ -273,15 +275,15 @@ typedef struct nde_fp_set nde_fp_set;
  * lexicographically by x. Starts whose iteration fails (no progress, a
  * function failure, no convergence within max_iter) are counted, not fatal.
  * opt NULL means the defaults. */
-int nde_fp_find(int n, nde_stab_fn fn, void *ctx, const nde_fp_options *opt, const double *starts,
-                int nstarts, nde_fp_set **out);
-void nde_fp_set_free(nde_fp_set *s);
-int nde_fp_set_dim(const nde_fp_set *s);
-int nde_fp_set_count(const nde_fp_set *s);
+NDE_API int nde_fp_find(int n, nde_stab_fn fn, void *ctx, const nde_fp_options *opt,
+                        const double *starts, int nstarts, nde_fp_set **out);
+NDE_API void nde_fp_set_free(nde_fp_set *s);
+NDE_API int nde_fp_set_dim(const nde_fp_set *s);
+NDE_API int nde_fp_set_count(const nde_fp_set *s);
 /* Fixed point i in [0, count); the pointers stay valid until the set is freed. */
-int nde_fp_set_get(const nde_fp_set *s, int i, nde_fixed_point *fp);
+NDE_API int nde_fp_set_get(const nde_fp_set *s, int i, nde_fixed_point *fp);
 /* Number of starts that converged and that failed. */
-int nde_fp_set_starts(const nde_fp_set *s, int *converged, int *failed);
+NDE_API int nde_fp_set_starts(const nde_fp_set *s, int *converged, int *failed);
 
 /* Adapter to use a PWA network as nde_stab_fn: ctx points to this struct.
  * residual = 0: x -> f(x); residual = 1: x -> x + f(x) (a residual block,
@@ -291,7 +293,7 @@ typedef struct nde_pwa_fn_ctx {
   const nde_real *params;
   int residual;
 } nde_pwa_fn_ctx;
-int nde_pwa_fn(void *ctx, const double *x, double *fx, double *J);
+NDE_API int nde_pwa_fn(void *ctx, const double *x, double *fx, double *J);
 
 /* ======================================================================
  * Grids, trajectories, regions of attraction, region maps
@@ -308,14 +310,14 @@ typedef struct nde_grid2 {
 } nde_grid2;
 
 /* The point (i, j) of the grid in R^n. */
-int nde_grid2_point(const nde_grid2 *g, int n, int i, int j, double *x);
+NDE_API int nde_grid2_point(const nde_grid2 *g, int n, int i, int j, double *x);
 
 /* Iterate x_{k+1} = f(x_k) from x0 for up to nsteps steps, writing
  * x_0..x_k into traj ((nsteps + 1) x n). Stops early when an iterate is not
  * finite or its inf-norm exceeds escape (> 0); *done = the number of steps
  * stored after x_0. */
-int nde_stab_iterate(int n, nde_stab_fn fn, void *ctx, const double *x0, int nsteps, double escape,
-                     double *traj, int *done);
+NDE_API int nde_stab_iterate(int n, nde_stab_fn fn, void *ctx, const double *x0, int nsteps,
+                             double escape, double *traj, int *done);
 
 enum {
   NDE_ROA_DIVERGED = -1,  /* ||x||_inf exceeded the escape radius */
@@ -331,21 +333,21 @@ typedef struct nde_roa_options {
   double escape;    /* diverged when ||x||_inf > escape (1e6) */
 } nde_roa_options;
 
-nde_roa_options nde_roa_options_default(void);
+NDE_API nde_roa_options nde_roa_options_default(void);
 
 /* Regions of attraction of the map fn by simulation: label[i * nx + j] is the
  * index in fps of the fixed point the orbit of grid point (i, j) settles at,
  * or one of the NDE_ROA_* codes. steps (may be NULL) receives the number of
  * iterations each orbit took. fps may be NULL (every settled orbit is then
  * UNLISTED). A failing fn is an error (NDE_ERR_CALLBACK). */
-int nde_roa_grid(int n, nde_stab_fn fn, void *ctx, const nde_fp_set *fps, const nde_grid2 *g,
-                 const nde_roa_options *opt, int *label, int *steps);
+NDE_API int nde_roa_grid(int n, nde_stab_fn fn, void *ctx, const nde_fp_set *fps,
+                         const nde_grid2 *g, const nde_roa_options *opt, int *label, int *steps);
 
 /* Activation-region map: region[i * nx + j] numbers the distinct activation
  * patterns over the grid in order of first appearance (row by row from 0);
  * *nregions receives their count. */
-int nde_pwa_region_map(nde_pwa *p, const nde_real *params, const nde_grid2 *g, int *region,
-                       int *nregions);
+NDE_API int nde_pwa_region_map(nde_pwa *p, const nde_real *params, const nde_grid2 *g, int *region,
+                               int *nregions);
 
 /* ======================================================================
  * Stable weight parametrizations
@@ -388,31 +390,34 @@ typedef enum nde_wparam_kind {
 } nde_wparam_kind;
 
 /* "plain", "softsvd", "spectral", "gershgorin", "pf" (and back). */
-const char *nde_wparam_kind_name(int kind);
-int nde_wparam_kind_parse(const char *name, int *kind);
+NDE_API const char *nde_wparam_kind_name(int kind);
+NDE_API int nde_wparam_kind_parse(const char *name, int *kind);
 
 typedef struct nde_wparam nde_wparam;
 
-int nde_wparam_create(int kind, int rows, int cols, double smin, double smax, nde_wparam **out);
-void nde_wparam_free(nde_wparam *w);
-int nde_wparam_get_kind(const nde_wparam *w);
-size_t nde_wparam_num_params(const nde_wparam *w);
+NDE_API int nde_wparam_create(int kind, int rows, int cols, double smin, double smax,
+                              nde_wparam **out);
+NDE_API void nde_wparam_free(nde_wparam *w);
+NDE_API int nde_wparam_get_kind(const nde_wparam *w);
+NDE_API size_t nde_wparam_num_params(const nde_wparam *w);
 
 /* Initial theta: PLAIN U(-1/sqrt(cols), 1/sqrt(cols)) (PyTorch's dense
  * default); SOFTSVD orthonormal U, V (Gram-Schmidt of Gaussian matrices) and
  * p ~ N(0, 1); SPECTRAL u, v, p ~ N(0, 1); GERSHGORIN w ~ U(-1, 1); PF
  * w, q ~ N(0, 1). */
-int nde_wparam_init(nde_wparam *w, nde_real *theta, nde_rng *rng);
+NDE_API int nde_wparam_init(nde_wparam *w, nde_real *theta, nde_rng *rng);
 
 /* W(theta) into W (rows x cols). Never allocates. */
-int nde_wparam_weight(nde_wparam *w, const nde_real *theta, nde_real *W);
+NDE_API int nde_wparam_weight(nde_wparam *w, const nde_real *theta, nde_real *W);
 
 /* dtheta += (dW/dtheta)^T dW for a cotangent dW (rows x cols). Never allocates. */
-int nde_wparam_vjp(nde_wparam *w, const nde_real *theta, const nde_real *dW, nde_real *dtheta);
+NDE_API int nde_wparam_vjp(nde_wparam *w, const nde_real *theta, const nde_real *dW,
+                           nde_real *dtheta);
 
 /* Soft-SVD orthogonality penalty: *value = ||U^T U - I||_F^2 + ||V V^T - I||_F^2
  * and, if dtheta is not NULL, dtheta += its gradient. 0 for the other kinds. */
-int nde_wparam_penalty(nde_wparam *w, const nde_real *theta, double *value, nde_real *dtheta);
+NDE_API int nde_wparam_penalty(nde_wparam *w, const nde_real *theta, double *value,
+                               nde_real *dtheta);
 
 typedef enum nde_wparam_bound_kind {
   NDE_WBOUND_NONE = 0,     /* plain: nothing guaranteed */
@@ -429,27 +434,27 @@ typedef struct nde_wparam_bounds {
 
 /* What the construction guarantees for W(theta) (SOFTSVD: computed from the
  * current U, V, s, see above; the others: from smin, smax and theta). */
-int nde_wparam_bounds_at(nde_wparam *w, const nde_real *theta, nde_wparam_bounds *out);
+NDE_API int nde_wparam_bounds_at(nde_wparam *w, const nde_real *theta, nde_wparam_bounds *out);
 
 /* A dense layer y = W(theta) x + b over a parametrization: parameters
  * [theta | b] (b present when bias != 0), batches of at most max_batch,
  * workspace sized at create, forward and vjp never allocate. */
 typedef struct nde_sdense nde_sdense;
 
-int nde_sdense_create(int kind, int in, int out, double smin, double smax, int bias, int max_batch,
-                      nde_sdense **out_layer);
-void nde_sdense_free(nde_sdense *l);
-size_t nde_sdense_num_params(const nde_sdense *l);
-nde_wparam *nde_sdense_wparam(nde_sdense *l);
+NDE_API int nde_sdense_create(int kind, int in, int out, double smin, double smax, int bias,
+                              int max_batch, nde_sdense **out_layer);
+NDE_API void nde_sdense_free(nde_sdense *l);
+NDE_API size_t nde_sdense_num_params(const nde_sdense *l);
+NDE_API nde_wparam *nde_sdense_wparam(nde_sdense *l);
 /* theta by nde_wparam_init, b ~ U(-1/sqrt(in), 1/sqrt(in)). */
-int nde_sdense_init(nde_sdense *l, nde_real *params, nde_rng *rng);
+NDE_API int nde_sdense_init(nde_sdense *l, nde_real *params, nde_rng *rng);
 /* y = x W^T + b for n samples (x: n x in, y: n x out); keeps x for the vjp. */
-int nde_sdense_forward(nde_sdense *l, const nde_real *params, int n, const nde_real *x,
-                       nde_real *y);
+NDE_API int nde_sdense_forward(nde_sdense *l, const nde_real *params, int n, const nde_real *x,
+                               nde_real *y);
 /* At the last forward (same n): dx = dy W (overwritten, skipped if NULL) and
  * grad += d(sum dy.y)/dparams (skipped if NULL). */
-int nde_sdense_vjp(nde_sdense *l, const nde_real *params, int n, const nde_real *dy, nde_real *dx,
-                   nde_real *grad);
+NDE_API int nde_sdense_vjp(nde_sdense *l, const nde_real *params, int n, const nde_real *dy,
+                           nde_real *dx, nde_real *grad);
 
 /* ======================================================================
  * Jacobians of networks and contraction measures of vector fields
@@ -468,7 +473,7 @@ int nde_sdense_vjp(nde_sdense *l, const nde_real *params, int n, const nde_real 
  * and output are overwritten). Allocates its scratch (2 B in + B out
  * values) per call: an analysis routine, not a solver path.
  * NDE_ERR_NONFINITE when an entry of J is not finite. */
-int nde_stab_net_jacobian(nde_net *net, double t, const nde_real *x, double *J);
+NDE_API int nde_stab_net_jacobian(nde_net *net, double t, const nde_real *x, double *J);
 
 /* Spectral summary of the Jacobian J of a vector field dx/dt = F(x) at a
  * point, i.e. of the linearized flow dv/dt = J v:
@@ -530,8 +535,9 @@ typedef struct nde_jac_summary {
  * k outside [0, n), columns of N not orthonormal (|N^T N - I| > 1e-8) or
  * not a null space (null_resid > 1e-3); NDE_ERR_NONFINITE for a non-finite
  * entry of J or N; NDE_ERR_NUMERIC when the QR iteration does not converge. */
-int nde_stab_jacobian_spectrum(int n, const double *J, int k, const double *N, double zero_tol,
-                               double *re, double *im, double *sym, nde_jac_summary *out);
+NDE_API int nde_stab_jacobian_spectrum(int n, const double *J, int k, const double *N,
+                                       double zero_tol, double *re, double *im, double *sym,
+                                       nde_jac_summary *out);
 #ifdef __cplusplus
 }
 #endif

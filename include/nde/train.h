@@ -72,45 +72,46 @@ typedef struct nde_optim_options {
 typedef struct nde_optim nde_optim;
 
 /* PyTorch defaults for a kind (all zero but Adam's betas and eps). */
-nde_optim_options nde_optim_options_default(nde_optim_kind kind);
+NDE_API nde_optim_options nde_optim_options_default(nde_optim_kind kind);
 
 /* Name of a kind ("sgd", "adam") or "unknown". */
-const char *nde_optim_kind_name(int kind);
+NDE_API const char *nde_optim_kind_name(int kind);
 
 /* Create an optimizer for n > 0 parameters; opts NULL means the defaults.
  * Options are validated (ranges above). State starts at zero, step count 0. */
-int nde_optim_create(nde_optim_kind kind, size_t n, const nde_optim_options *opts, nde_optim **out);
-void nde_optim_free(nde_optim *opt);
+NDE_API int nde_optim_create(nde_optim_kind kind, size_t n, const nde_optim_options *opts,
+                             nde_optim **out);
+NDE_API void nde_optim_free(nde_optim *opt);
 
 /* One update of p (n values, in place) from gradient g (n values, not
  * modified, must not alias p) at learning rate lr (finite, >= 0). Never
  * allocates. */
-int nde_optim_step(nde_optim *opt, nde_real *p, const nde_real *g, double lr);
+NDE_API int nde_optim_step(nde_optim *opt, nde_real *p, const nde_real *g, double lr);
 
 /* Weight decay is applied to every parameter by default (PyTorch's default,
  * norm gammas/betas and biases included). set_decay_mask copies n flags
  * (nonzero: decay, 0: exempt); NULL restores "decay everything".
  * exclude_decay exempts p[offset .. offset+count), e.g. a layer's range from
  * nde_net_layer_params. */
-int nde_optim_set_decay_mask(nde_optim *opt, const unsigned char *mask);
-int nde_optim_exclude_decay(nde_optim *opt, size_t offset, size_t count);
+NDE_API int nde_optim_set_decay_mask(nde_optim *opt, const unsigned char *mask);
+NDE_API int nde_optim_exclude_decay(nde_optim *opt, size_t offset, size_t count);
 
-nde_optim_kind nde_optim_get_kind(const nde_optim *opt);
-size_t nde_optim_size(const nde_optim *opt); /* n */
-nde_optim_options nde_optim_get_options(const nde_optim *opt);
+NDE_API nde_optim_kind nde_optim_get_kind(const nde_optim *opt);
+NDE_API size_t nde_optim_size(const nde_optim *opt); /* n */
+NDE_API nde_optim_options nde_optim_get_options(const nde_optim *opt);
 
 /* The optimizer's state as one contiguous vector of *count values, for
  * checkpoints: SGD [v] (n values; count is 0 without momentum), Adam [m | v]
  * (2n values). Writing through *state restores a saved state. */
-int nde_optim_state(nde_optim *opt, nde_real **state, size_t *count);
+NDE_API int nde_optim_state(nde_optim *opt, nde_real **state, size_t *count);
 
 /* Number of steps taken (Adam's t; SGD uses it to start the momentum
  * buffer). set_steps restores it from a checkpoint (>= 0). */
-int64_t nde_optim_steps(const nde_optim *opt);
-int nde_optim_set_steps(nde_optim *opt, int64_t steps);
+NDE_API int64_t nde_optim_steps(const nde_optim *opt);
+NDE_API int nde_optim_set_steps(nde_optim *opt, int64_t steps);
 
 /* Zero the state and the step count (options and mask kept). */
-void nde_optim_reset(nde_optim *opt);
+NDE_API void nde_optim_reset(nde_optim *opt);
 
 /* ======================================================================
  * Learning-rate schedules, per epoch. epoch counts from 0 and
@@ -145,17 +146,17 @@ typedef struct nde_schedule {
   double lr_min;                            /* cosine: final rate in [0, base_lr] */
 } nde_schedule;
 
-int nde_schedule_constant(nde_schedule *s, double base_lr);
-int nde_schedule_step(nde_schedule *s, double base_lr, int step_size, double gamma);
-int nde_schedule_multistep(nde_schedule *s, double base_lr, const int *milestones, int n,
-                           double gamma);
-int nde_schedule_cosine(nde_schedule *s, double base_lr, int t_max, double lr_min);
+NDE_API int nde_schedule_constant(nde_schedule *s, double base_lr);
+NDE_API int nde_schedule_step(nde_schedule *s, double base_lr, int step_size, double gamma);
+NDE_API int nde_schedule_multistep(nde_schedule *s, double base_lr, const int *milestones, int n,
+                                   double gamma);
+NDE_API int nde_schedule_cosine(nde_schedule *s, double base_lr, int t_max, double lr_min);
 /* Validate a schedule filled by hand (the constructors call it). */
-int nde_schedule_check(const nde_schedule *s);
+NDE_API int nde_schedule_check(const nde_schedule *s);
 
 /* Rate for epoch (negative epochs count as 0). NaN for NULL or an invalid
  * schedule, which nde_optim_step then rejects. */
-double nde_lr_at(const nde_schedule *s, int epoch);
+NDE_API double nde_lr_at(const nde_schedule *s, int epoch);
 
 /* ======================================================================
  * Checkpoints: a binary file of named, typed sections.
@@ -186,48 +187,48 @@ typedef enum nde_ckpt_type {
 #define NDE_CKPT_NAME_MAX 64 /* section names: 1..64 printable ASCII characters */
 
 /* Name of a section type ("f32", ...) or "unknown". */
-const char *nde_ckpt_type_name(int type);
+NDE_API const char *nde_ckpt_type_name(int type);
 
 typedef struct nde_ckpt_writer nde_ckpt_writer;
 
 /* A writer collects sections in memory (copying the data) until commit. */
-int nde_ckpt_writer_create(nde_ckpt_writer **out);
-void nde_ckpt_writer_free(nde_ckpt_writer *w); /* discards uncommitted data */
+NDE_API int nde_ckpt_writer_create(nde_ckpt_writer **out);
+NDE_API void nde_ckpt_writer_free(nde_ckpt_writer *w); /* discards uncommitted data */
 
 /* Add a section; names are unique within a file and "meta" is reserved for
  * the key/value pairs below. add_real stores nde_real as F32 or F64. */
-int nde_ckpt_add_real(nde_ckpt_writer *w, const char *name, const nde_real *x, size_t n);
-int nde_ckpt_add_f32(nde_ckpt_writer *w, const char *name, const float *x, size_t n);
-int nde_ckpt_add_f64(nde_ckpt_writer *w, const char *name, const double *x, size_t n);
-int nde_ckpt_add_i64(nde_ckpt_writer *w, const char *name, const int64_t *x, size_t n);
-int nde_ckpt_add_u64(nde_ckpt_writer *w, const char *name, const uint64_t *x, size_t n);
-int nde_ckpt_add_text(nde_ckpt_writer *w, const char *name, const char *text);
+NDE_API int nde_ckpt_add_real(nde_ckpt_writer *w, const char *name, const nde_real *x, size_t n);
+NDE_API int nde_ckpt_add_f32(nde_ckpt_writer *w, const char *name, const float *x, size_t n);
+NDE_API int nde_ckpt_add_f64(nde_ckpt_writer *w, const char *name, const double *x, size_t n);
+NDE_API int nde_ckpt_add_i64(nde_ckpt_writer *w, const char *name, const int64_t *x, size_t n);
+NDE_API int nde_ckpt_add_u64(nde_ckpt_writer *w, const char *name, const uint64_t *x, size_t n);
+NDE_API int nde_ckpt_add_text(nde_ckpt_writer *w, const char *name, const char *text);
 /* The generator state as a U64 section of 4 values. */
-int nde_ckpt_add_rng(nde_ckpt_writer *w, const char *name, const nde_rng *rng);
+NDE_API int nde_ckpt_add_rng(nde_ckpt_writer *w, const char *name, const nde_rng *rng);
 /* An optimizer: section <name> (its state vector, see nde_optim_state) and
  * <name>.info (I64: kind, n, steps). Options are configuration, not state:
  * store them as meta if needed. */
-int nde_ckpt_add_optim(nde_ckpt_writer *w, const char *name, const nde_optim *opt);
+NDE_API int nde_ckpt_add_optim(nde_ckpt_writer *w, const char *name, const nde_optim *opt);
 
 /* Key/value text (model configuration, epoch, ...), stored as the TEXT
  * section "meta" with one "key=value" line per pair. Keys: 1..64 printable
  * characters without '='; values: any text without newlines. Keys are
  * unique. set_meta_double writes 17 significant digits (exact round trip). */
-int nde_ckpt_set_meta(nde_ckpt_writer *w, const char *key, const char *value);
-int nde_ckpt_set_meta_int(nde_ckpt_writer *w, const char *key, int64_t value);
-int nde_ckpt_set_meta_double(nde_ckpt_writer *w, const char *key, double value);
+NDE_API int nde_ckpt_set_meta(nde_ckpt_writer *w, const char *key, const char *value);
+NDE_API int nde_ckpt_set_meta_int(nde_ckpt_writer *w, const char *key, int64_t value);
+NDE_API int nde_ckpt_set_meta_double(nde_ckpt_writer *w, const char *key, double value);
 
 /* Write the file atomically (see above). The first commit seals the writer:
  * later add/set calls fail with NDE_ERR_STATE, but commit may be repeated
  * (a retry, or the same checkpoint under a second path). */
-int nde_ckpt_writer_commit(nde_ckpt_writer *w, const char *path);
+NDE_API int nde_ckpt_writer_commit(nde_ckpt_writer *w, const char *path);
 
 /* Remove the temporaries "<path>.tmp.<digits>" that commits killed before
  * their rename left in path's directory. Call it only while no other
  * process commits to path. Returns the number removed (>= 0) or an error
  * code (NDE_ERR_IO when the directory cannot be read or a file cannot be
  * removed). */
-int nde_ckpt_remove_temporaries(const char *path);
+NDE_API int nde_ckpt_remove_temporaries(const char *path);
 
 typedef struct nde_ckpt nde_ckpt;
 
@@ -235,48 +236,48 @@ typedef struct nde_ckpt nde_ckpt;
  * NDE_ERR_FORMAT for a truncated file, bad magic, unsupported version or a
  * malformed section table, NDE_ERR_CHECKSUM when the CRC does not match.
  * The message names the file and the problem. */
-int nde_ckpt_open(const char *path, nde_ckpt **out);
-void nde_ckpt_free(nde_ckpt *c);
+NDE_API int nde_ckpt_open(const char *path, nde_ckpt **out);
+NDE_API void nde_ckpt_free(nde_ckpt *c);
 
-const char *nde_ckpt_path(const nde_ckpt *c);
-int nde_ckpt_num_sections(const nde_ckpt *c);
+NDE_API const char *nde_ckpt_path(const nde_ckpt *c);
+NDE_API int nde_ckpt_num_sections(const nde_ckpt *c);
 /* Section i's name (owned by c), type and element count. */
-int nde_ckpt_section_at(const nde_ckpt *c, int i, const char **name, nde_ckpt_type *type,
-                        size_t *count);
+NDE_API int nde_ckpt_section_at(const nde_ckpt *c, int i, const char **name, nde_ckpt_type *type,
+                                size_t *count);
 /* 1 if the section exists, else 0. */
-int nde_ckpt_has(const nde_ckpt *c, const char *name);
+NDE_API int nde_ckpt_has(const nde_ckpt *c, const char *name);
 /* Type and count of a named section (either may be NULL); NDE_ERR_FORMAT
  * if it is missing. */
-int nde_ckpt_find(const nde_ckpt *c, const char *name, nde_ckpt_type *type, size_t *count);
+NDE_API int nde_ckpt_find(const nde_ckpt *c, const char *name, nde_ckpt_type *type, size_t *count);
 
 /* Copy a section into a caller buffer of exactly n values: NDE_ERR_FORMAT
  * if the section is missing or of an incompatible type, NDE_ERR_SHAPE if it
  * holds a different number of values. Floating sections (F32 or F64)
  * convert to the requested type; a finite double too large for a float
  * gives NDE_ERR_NONFINITE. */
-int nde_ckpt_read_real(const nde_ckpt *c, const char *name, nde_real *x, size_t n);
-int nde_ckpt_read_f32(const nde_ckpt *c, const char *name, float *x, size_t n);
-int nde_ckpt_read_f64(const nde_ckpt *c, const char *name, double *x, size_t n);
-int nde_ckpt_read_i64(const nde_ckpt *c, const char *name, int64_t *x, size_t n);
-int nde_ckpt_read_u64(const nde_ckpt *c, const char *name, uint64_t *x, size_t n);
+NDE_API int nde_ckpt_read_real(const nde_ckpt *c, const char *name, nde_real *x, size_t n);
+NDE_API int nde_ckpt_read_f32(const nde_ckpt *c, const char *name, float *x, size_t n);
+NDE_API int nde_ckpt_read_f64(const nde_ckpt *c, const char *name, double *x, size_t n);
+NDE_API int nde_ckpt_read_i64(const nde_ckpt *c, const char *name, int64_t *x, size_t n);
+NDE_API int nde_ckpt_read_u64(const nde_ckpt *c, const char *name, uint64_t *x, size_t n);
 /* A TEXT section as a NUL-terminated string owned by c. */
-int nde_ckpt_read_text(const nde_ckpt *c, const char *name, const char **text);
-int nde_ckpt_read_rng(const nde_ckpt *c, const char *name, nde_rng *rng);
+NDE_API int nde_ckpt_read_text(const nde_ckpt *c, const char *name, const char **text);
+NDE_API int nde_ckpt_read_rng(const nde_ckpt *c, const char *name, nde_rng *rng);
 /* Restore an optimizer written by nde_ckpt_add_optim: its kind and size must
  * match opt (NDE_ERR_SHAPE / NDE_ERR_KIND otherwise); state and step count
  * are overwritten. */
-int nde_ckpt_read_optim(const nde_ckpt *c, const char *name, nde_optim *opt);
+NDE_API int nde_ckpt_read_optim(const nde_ckpt *c, const char *name, nde_optim *opt);
 
 /* Meta values: NDE_ERR_FORMAT if the key is missing or (int/double) does
  * not parse completely. The string is owned by c. */
-int nde_ckpt_meta(const nde_ckpt *c, const char *key, const char **value);
-int nde_ckpt_meta_int(const nde_ckpt *c, const char *key, int64_t *value);
-int nde_ckpt_meta_double(const nde_ckpt *c, const char *key, double *value);
+NDE_API int nde_ckpt_meta(const nde_ckpt *c, const char *key, const char **value);
+NDE_API int nde_ckpt_meta_int(const nde_ckpt *c, const char *key, int64_t *value);
+NDE_API int nde_ckpt_meta_double(const nde_ckpt *c, const char *key, double *value);
 /* An integer meta value that must lie in [lo, hi] (a file is untrusted: a
  * count or size must be checked before it becomes an int or sizes memory);
  * NDE_ERR_FORMAT naming the file, the key, the value and the range. */
-int nde_ckpt_meta_int_in(const nde_ckpt *c, const char *key, int64_t lo, int64_t hi,
-                         int64_t *value);
+NDE_API int nde_ckpt_meta_int_in(const nde_ckpt *c, const char *key, int64_t lo, int64_t hi,
+                                 int64_t *value);
 
 /* ======================================================================
  * Per-epoch CSV log. Every row is written and flushed as one piece, so a
@@ -289,7 +290,7 @@ int nde_ckpt_meta_int_in(const nde_ckpt *c, const char *key, int64_t lo, int64_t
 typedef struct nde_csv nde_csv;
 
 /* Create (truncate) path and write the header row of ncol >= 1 columns. */
-int nde_csv_create(const char *path, const char *const *columns, int ncol, nde_csv **out);
+NDE_API int nde_csv_create(const char *path, const char *const *columns, int ncol, nde_csv **out);
 
 /* Open path to resume a run: if it is missing or empty the header is
  * written as by nde_csv_create; otherwise its first line must equal the
@@ -297,33 +298,33 @@ int nde_csv_create(const char *path, const char *const *columns, int ncol, nde_c
  * (a write torn by a kill) is removed, and with keep_rows >= 0 only the
  * first keep_rows data rows are kept (drop the rows logged after the
  * checkpoint the run resumes from); keep_rows < 0 keeps all. */
-int nde_csv_append(const char *path, const char *const *columns, int ncol, long keep_rows,
-                   nde_csv **out);
+NDE_API int nde_csv_append(const char *path, const char *const *columns, int ncol, long keep_rows,
+                           nde_csv **out);
 /* Open a log whose first column is an epoch number to resume a run from a
  * checkpoint taken after last_epoch epochs: as nde_csv_append, but the
  * leading data rows whose first field is an integer <= last_epoch are kept
  * and everything from the first other row on is removed (the rows of an
  * epoch that did not complete, and a torn row). */
-int nde_csv_resume(const char *path, const char *const *columns, int ncol, long last_epoch,
-                   nde_csv **out);
-void nde_csv_free(nde_csv *csv); /* closes the file; a pending partial row is dropped */
+NDE_API int nde_csv_resume(const char *path, const char *const *columns, int ncol, long last_epoch,
+                           nde_csv **out);
+NDE_API void nde_csv_free(nde_csv *csv); /* closes the file; a pending partial row is dropped */
 
-int nde_csv_num_cols(const nde_csv *csv);
+NDE_API int nde_csv_num_cols(const nde_csv *csv);
 /* Data rows in the file: kept ones plus the ones written since opening. */
-long nde_csv_num_rows(const nde_csv *csv);
+NDE_API long nde_csv_num_rows(const nde_csv *csv);
 
 /* Build a row field by field, then end it (which writes and flushes it).
  * More fields than columns fail at the put; ending a row with fewer fails
  * and discards the partial row. */
-int nde_csv_put_double(nde_csv *csv, double v);
-int nde_csv_put_int(nde_csv *csv, long long v);
-int nde_csv_put_str(nde_csv *csv, const char *s);
-int nde_csv_end_row(nde_csv *csv);
+NDE_API int nde_csv_put_double(nde_csv *csv, double v);
+NDE_API int nde_csv_put_int(nde_csv *csv, long long v);
+NDE_API int nde_csv_put_str(nde_csv *csv, const char *s);
+NDE_API int nde_csv_end_row(nde_csv *csv);
 /* A whole row of n == ncol doubles. */
-int nde_csv_row(nde_csv *csv, const double *values, int n);
+NDE_API int nde_csv_row(nde_csv *csv, const double *values, int n);
 /* Make the rows written so far durable (fsync), e.g. before a checkpoint
  * that refers to them is committed. */
-int nde_csv_sync(nde_csv *csv);
+NDE_API int nde_csv_sync(nde_csv *csv);
 
 /* ======================================================================
  * Progress line for interactive runs. When f is a terminal, writes "\r",
@@ -338,8 +339,8 @@ int nde_csv_sync(nde_csv *csv);
 #else
 #define NDE_PRINTF_LIKE(f, a)
 #endif
-int nde_progress(FILE *f, const char *fmt, ...) NDE_PRINTF_LIKE(2, 3);
-int nde_progress_done(FILE *f);
+NDE_API int nde_progress(FILE *f, const char *fmt, ...) NDE_PRINTF_LIKE(2, 3);
+NDE_API int nde_progress_done(FILE *f);
 
 /* ======================================================================
  * The training loop (train/loop.c): epochs of shuffled mini-batches with
@@ -416,7 +417,7 @@ typedef struct nde_train_options {
   void *fault_ctx;
 } nde_train_options;
 
-nde_train_options nde_train_options_default(void);
+NDE_API nde_train_options nde_train_options_default(void);
 
 typedef struct nde_train_summary {
   int epochs_done;
@@ -449,21 +450,23 @@ typedef struct nde_train_summary {
  * most its nclasses classes: NDE_ERR_SHAPE naming both shapes otherwise
  * ("training data is 1x28x28 but the model expects 2x28x28"), before
  * anything is written to out_dir. Any number of channels. */
-int nde_train_run(struct nde_model *m, const struct nde_dataset *train,
-                  const struct nde_dataset *test, const nde_train_options *opt,
-                  nde_train_summary *summary);
+NDE_API int nde_train_run(struct nde_model *m, const struct nde_dataset *train,
+                          const struct nde_dataset *test, const nde_train_options *opt,
+                          nde_train_summary *summary);
 
 /* Test error (fraction) and mean NFE-F per batch of a model on a dataset,
  * evaluation mode, batches of the model's max_batch. mean/std normalize
  * (may be NULL; else ds->c values each). Data of another shape than the
  * model's input, or with more classes, gives NDE_ERR_SHAPE naming both
  * ("data is 1x28x28 but the model expects 2x28x28"). */
-int nde_train_evaluate(struct nde_model *m, const struct nde_dataset *ds, const double *mean,
-                       const double *std, int subset, double *err, double *nfe_f);
+NDE_API int nde_train_evaluate(struct nde_model *m, const struct nde_dataset *ds,
+                               const double *mean, const double *std, int subset, double *err,
+                               double *nfe_f);
 /* The same, and the mean cross-entropy per sample in *loss (the loss
  * without the RMAN term). Any output may be NULL. */
-int nde_train_evaluate_loss(struct nde_model *m, const struct nde_dataset *ds, const double *mean,
-                            const double *std, int subset, double *err, double *loss, double *nfe_f);
+NDE_API int nde_train_evaluate_loss(struct nde_model *m, const struct nde_dataset *ds,
+                                    const double *mean, const double *std, int subset, double *err,
+                                    double *loss, double *nfe_f);
 
 /* ======================================================================
  * Comparing configurations over seeds (train/compare.c): a metric measured
@@ -499,23 +502,25 @@ typedef enum nde_verdict {
 
 /* Mean and sample standard deviation of x[0..n), n >= 0 (mean NaN for
  * n = 0, sd NaN for n < 2). NDE_ERR_NONFINITE for a NaN or infinite value. */
-int nde_mean_sd(const double *x, int n, double *mean, double *sd);
+NDE_API int nde_mean_sd(const double *x, int n, double *mean, double *sd);
 
 /* Welch's test of x1[0..n1) against x2[0..n2) (n >= 0; arrays may be NULL
  * when empty). Undefined cases give NaN t, df, p (NDE_OK). */
-int nde_welch_test(const double *x1, int n1, const double *x2, int n2, nde_welch *out);
+NDE_API int nde_welch_test(const double *x1, int n1, const double *x2, int n2, nde_welch *out);
 
 /* Verdict on the claim sign(mean1 - mean2) = direction (-1: configuration 1
  * is lower, +1: higher) at level alpha in (0, 1). */
-int nde_welch_verdict(const nde_welch *w, int direction, double alpha, nde_verdict *verdict);
+NDE_API int nde_welch_verdict(const nde_welch *w, int direction, double alpha,
+                              nde_verdict *verdict);
 
 /* Verdict on the claim "the metric is about `value`": SUPPORTED when value
  * lies within mean +- k sd of x[0..n), CONTRADICTED otherwise, NA for
  * n < 2 (k > 0). */
-int nde_interval_verdict(const double *x, int n, double value, double k, nde_verdict *verdict);
+NDE_API int nde_interval_verdict(const double *x, int n, double value, double k,
+                                 nde_verdict *verdict);
 
 /* "supported", "contradicted", "not resolved at this sample size", "n/a". */
-const char *nde_verdict_name(int verdict);
+NDE_API const char *nde_verdict_name(int verdict);
 
 #ifdef __cplusplus
 }

@@ -1,4 +1,4 @@
-/* DESIGN 4.3's hard case: on a strongly contracting field
+/* The backsolve adjoint's hard case (docs/methods.md section 3): on a strongly contracting field
  *   y' = -k (y - tanh(W y)),  k = 50,
  * the forward flow contracts at rate ~k, so the backsolve's backward
  * reconstruction of y expands errors by ~e^{k T}. The checkpointed adjoint

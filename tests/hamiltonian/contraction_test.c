@@ -1,4 +1,4 @@
-/* CH-NODE's contraction guarantees (DESIGN 4.5): the matrix measure of the
+/* CH-NODE's contraction guarantees (docs/methods.md section 5): the matrix measure of the
  * Jacobian at many states, distances between trajectories under fine
  * adaptive solves, and the forward-Euler step bound, which holds at
  * h <= h_euler and is seen to fail well above it. */

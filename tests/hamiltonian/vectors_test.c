@@ -1,8 +1,8 @@
-/* DESIGN 4.5 test vectors, the K = 0 closed form, kinds, layouts and the
+/* The test vectors of docs/methods.md section 5, the K = 0 closed form, kinds, layouts and the
  * structure matrices J1, J2. */
 #include "hamiltonian/ham_test.h"
 
-/* The DESIGN example: n = 1 (nf = 2), K = diag(1, 2), b = 0, kappa = 0.2. */
+/* The documented example: n = 1 (nf = 2), K = diag(1, 2), b = 0, kappa = 0.2. */
 static nde_ham *design_block(void) {
   nde_ham_options o = nde_ham_options_default(NDE_HAM_CHNODE);
   o.nf = 2;
@@ -26,7 +26,7 @@ START_TEST(design_constants) {
   ck_assert_double_eq_tol(c.c2, 4.04, 1e-12);
   ck_assert_double_eq_tol(c.alpha, 0.980392157, 1e-9);
   ck_assert_double_eq_tol(c.gamma_min, 4.975186, 1e-6);
-  /* The reference's gamma = 1/sqrt(1 - alpha^2 - 1e-6) = 5.074755; DESIGN's
+  /* The reference's gamma = 1/sqrt(1 - alpha^2 - 1e-6) = 5.074755; the documented
    * 5.074690 is 1/sqrt(1 - alpha^2), where rho = c1 (1 - alpha). */
   ck_assert_double_eq_tol(c.gamma, 1 / sqrt(1 - c.alpha * c.alpha - 1e-6), 1e-9);
   ck_assert_double_eq_tol(c.gamma, 5.074755, 1e-6);

@@ -1,4 +1,4 @@
-/* Models: parameter counts of DESIGN 4.1, whole-model gradients against
+/* Models: parameter counts of docs/methods.md section 1, whole-model gradients against
  * finite differences (through the ODE block's adjoint), argument errors. */
 #include <math.h>
 #include <stdio.h>

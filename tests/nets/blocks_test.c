@@ -1,4 +1,4 @@
-/* Residual block and the DESIGN 4.1 networks: parameter counts, shapes,
+/* Residual block and the networks of docs/methods.md section 1: parameter counts, shapes,
  * layout of the composite layer inside the parent's vectors, finite-difference
  * gradients, errors. */
 #include <math.h>
@@ -320,7 +320,7 @@ START_TEST(resblock_rejects_bad_args) {
 }
 END_TEST
 
-/* ---------------- DESIGN 4.1 networks ---------------- */
+/* ------------- the ODE-Net's networks (docs/methods.md section 1) ------------- */
 
 START_TEST(odenet_and_resnet6_parameter_counts) {
   nde_net *stem, *f, *head, *body;
@@ -337,8 +337,8 @@ START_TEST(odenet_and_resnet6_parameter_counts) {
   ck_assert_uint_eq(pf, 75392);
   ck_assert_uint_eq(ph, 778);
   ck_assert_uint_eq(pb, 6 * 73984);
-  ck_assert_uint_eq(ps + pf + ph, 208266); /* DESIGN 4.1 ODE-Net */
-  ck_assert_uint_eq(ps + pb + ph, 576778); /* DESIGN 4.1 ResNet baseline */
+  ck_assert_uint_eq(ps + pf + ph, 208266); /* ODE-Net */
+  ck_assert_uint_eq(ps + pb + ph, 576778); /* ResNet-6 baseline */
   nde_shape o = nde_net_out_shape(f);
   ck_assert(o.c == 64 && o.h == 6 && o.w == 6);
   o = nde_net_out_shape(body);

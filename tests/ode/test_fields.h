@@ -136,7 +136,7 @@ static inline int tf_tanh_jvp(double t, int n, const double *y, const double *v,
   return 0;
 }
 
-/* Contracting field y' = -k (y - tanh(W y + b)) (DESIGN 4.3's hard case for
+/* Contracting field y' = -k (y - tanh(W y + b)) (docs/methods.md section 3: the hard case for
  * the backsolve), dim d <= 8, theta = (W row-major, b): np = d^2 + d. The
  * bias keeps the attracting fixed point away from 0, so dL/dtheta stays
  * O(1) while dL/dy0 ~ e^{-k T}. */

@@ -1,4 +1,4 @@
-/* RMAN energy: the DESIGN 4.4 test vectors, accumulation semantics, batch
+/* RMAN energy: the test vectors of docs/methods.md section 4, accumulation semantics, batch
  * scaling, scale invariance of a and g, the empty-set policies, alpha and
  * the initialization. */
 #include <math.h>

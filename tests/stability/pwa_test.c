@@ -1,4 +1,4 @@
-/* PWA form: the DESIGN 4.6 test vectors, f = A* x + b* for every activation
+/* PWA form: the test vectors of docs/methods.md section 6, f = A* x + b* for every activation
  * with and without bias, agreement with nde_net_forward, A* = J inside ReLU
  * regions, the true Jacobian against finite differences, patterns, kink
  * margins, activation facts and error paths. */
@@ -48,7 +48,7 @@ START_TEST(design_tanh_vector) {
   ck_assert_int_eq(nde_pwa_eval(p, nde_net_params(net), x, f, A, b, NULL), NDE_OK);
   const double Aw[] = {0.493438, -0.197375, 0.092423, 0.277270}, bw[] = {0.098688, -0.184847},
                fw[] = {0.197375, 0.462117};
-  /* The DESIGN values have 6 decimals; the float build stores W in float. */
+  /* The documented values have 6 decimals; the float build stores W in float. */
   const double tol = NDE_REAL_IS_DOUBLE ? 1e-6 : 2e-6;
   for (int i = 0; i < 4; i++) ck_assert_double_eq_tol(A[i], Aw[i], tol);
   for (int i = 0; i < 2; i++) {
@@ -227,7 +227,7 @@ END_TEST
 
 /* Activation facts: lambda continuous at 0 and equal to sigma'(0) there
  * (left branch at kinks), sampled suprema never above the stated constants
- * and close to them, stable flags as DESIGN 4.6 lists them. */
+ * and close to them, stable flags as docs/methods.md section 6 lists them. */
 START_TEST(activation_facts) {
   const int stable_expected[N_ACTS] = {1, 1, 0, 0, 1, 0, 1};
   for (int a = 0; a < N_ACTS; a++) {

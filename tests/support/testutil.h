@@ -9,7 +9,7 @@
 #include "nde/nde.h"
 
 /* Central finite-difference step and pass threshold for the build's nde_real:
- * the double build is held to 1e-6 (DESIGN: max relative error <= 1e-6);
+ * the double build is held to 1e-6 (max relative error <= 1e-6, docs/conventions.md section 7);
  * the float build gets a looser check. */
 #if NDE_REAL_IS_DOUBLE
 #define TU_FD_STEP 1e-6

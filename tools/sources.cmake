@@ -1,0 +1,22 @@
+# The nde program's sources (tools/), listed by hand: a new file is added here.
+set(NDE_TOOL_SOURCES
+  args.c
+  build_info.c
+  campaign_report.c
+  cmd_attractors.c
+  cmd_campaign.c
+  cmd_chnode.c
+  cmd_eval.c
+  cmd_gradcheck.c
+  cmd_odespectrum.c
+  cmd_plot.c
+  cmd_pwa.c
+  cmd_table3.c
+  cmd_toy2d.c
+  cmd_train.c
+  csv_read.c
+  main.c
+  model_io.c
+  plot.c
+  train_job.c
+)
