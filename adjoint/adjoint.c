@@ -31,7 +31,7 @@ int nde_adjoint_forward(nde_ode *ode, int n, const double *y0, double *yout) {
 
 /* The backward absolute tolerance for one backward integration whose
  * cotangents are the nout legs of L values at dl (stride ostride): atol_b
- * when set, else atol_b_rel (or atol) times the RMS of the cotangents.
+ * when set, else atol_b_rel x atol times the RMS of the cotangents.
  * An adjoint a solves a linear ODE, so scaling the loss by c scales a and
  * the parameter gradient by c; a tolerance proportional to the cotangent's
  * size makes the backward steps, and the gradient's relative error,
@@ -39,7 +39,7 @@ int nde_adjoint_forward(nde_ode *ode, int n, const double *y0, double *yout) {
 static double backward_atol(const nde_ode *ode, const double *dl, size_t ostride, size_t L) {
   const nde_ode_options *o = &ode->opt;
   if (o->atol_b > 0) return o->atol_b;
-  double rel = o->atol_b_rel > 0 ? o->atol_b_rel : o->atol, ss = 0;
+  double rel = (o->atol_b_rel > 0 ? o->atol_b_rel : 1) * o->atol, ss = 0;
   for (int k = 0; k < ode->nout; k++)
     for (size_t j = 0; j < L; j++) ss += dl[(size_t)k * ostride + j] * dl[(size_t)k * ostride + j];
   double rms = sqrt(ss / ((double)ode->nout * (double)L));

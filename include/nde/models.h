@@ -69,8 +69,12 @@ typedef struct nde_model_options {
                             nde_ode_options_default() except polynomial checkpoint
                             interpolation (half the stored history, same accuracy here)
                             nls_coef 0.2 (a quarter fewer forward evaluations,
-                            same accuracy here) and eta_fixed_max 1.2 (a tenth fewer;
-                            models/model.c) */
+                            same accuracy here), eta_fixed_max 1.2 (a tenth fewer;
+                            models/model.c) and the adjoint-scaled backward tolerance
+                            atol_b = 100 x atol x RMS(dL/dh(T)) (atol_b_rel 100): about 6%
+                            gradient error at initialization against 130-200% with
+                            the former atol_b = atol, for twice the step time; see
+                            docs/gradient-accuracy.md */
   nde_rman_options rman; /* energy options and alpha schedule */
 } nde_model_options;
 

@@ -203,14 +203,16 @@ typedef struct nde_ode_options {
   double atol_b;       /* backward absolute tolerance of the adjoint a (and of the parameter
                           gradient when seminorm is NONE); the backsolve's reconstructed
                           state keeps atol. > 0: this value. 0 (default): adjoint-scaled,
-                          atol_b_rel x RMS(dL/dy), see below */
-  double atol_b_rel;   /* with atol_b = 0: the backward absolute tolerance as a multiple of
-                          the root mean square of the cotangent dL/dy handed to the backward
-                          pass (over all output times; per sample in per-sample mode), so
-                          the backward error test follows the adjoint's scale, which a
-                          batch-mean loss makes about 1/batch per sample, and does not
-                          change when the loss is scaled. 0 (default): atol. A zero
-                          cotangent falls back to atol. See docs/gradient-accuracy.md */
+                          atol_b_rel x atol x RMS(dL/dy), see below */
+  double atol_b_rel;   /* with atol_b = 0: the backward absolute tolerance is atol_b_rel x
+                          atol times the root mean square of the cotangent dL/dy handed to
+                          the backward pass (over all output times; per sample in
+                          per-sample mode), so the backward error test follows the
+                          adjoint's scale, which a batch-mean loss makes about 1/batch per
+                          sample, does not change when the loss is scaled, and tightens
+                          with atol. 0 (default): 1. A zero cotangent falls back to atol.
+                          The ODE-Net models use 100 (nde_model_options_default). See
+                          docs/gradient-accuracy.md */
   double nls_coef;     /* ADAMS, BDF: coefficient of the nonlinear solver's convergence test
                           (CVodeSetNonlinConvCoef: iterate until the correction's weighted
                           norm is below nls_coef times the local error bound), forward
