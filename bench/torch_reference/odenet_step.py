@@ -328,6 +328,45 @@ def nparams(*mods):
     return sum(p.numel() for m in mods for p in m.parameters())
 
 
+def make_odenet():
+    """(stem, odefunc, head) of the DESIGN 4.1 ODE-Net, PyTorch default init.
+    Their parameters in this order (each module's .parameters(): layers in
+    order, weight then bias) are nde's flat parameter vector, layout for
+    layout (see work_precision.py)."""
+    stem, head = make_stem(), make_head()
+    odefunc = ODEFunc()  # created last: the seeded initialization stays as before
+    n = nparams(stem, odefunc, head)
+    assert n == 208266, n
+    return stem, odefunc, head
+
+
+def odenet_train_step(stem, odefunc, head, x, labels, rtol, atol, norm):
+    """One ODE-Net training step without the optimizer update: forward (stem,
+    dopri5 solve of the ODE block on [0, 1] without grad, head, mean
+    cross-entropy) and backward (head by autograd, the ODE block by the
+    adjoint with the given backward error norm, the stem by autograd). Sets
+    .grad of every parameter (the caller resets them to None before).
+    Returns (loss, forward stats, backward stats, perf_counter() at the end
+    of forward)."""
+    calls0 = odefunc.nfe
+    h0 = stem(x)
+    with torch.no_grad():
+        hT, sf = dopri5(odefunc, 0.0, 1.0, h0.detach(), rtol, atol)
+    hT.requires_grad_(True)
+    loss = F.cross_entropy(head(hT), labels)
+    t_mid = time.perf_counter()
+    loss.backward()                      # head grads and a(T) = hT.grad
+    ode_params = list(odefunc.parameters())
+    a0, grads, sb = adjoint_backward(odefunc, ode_params, 0.0, 1.0, hT, hT.grad,
+                                     rtol, atol, norm)
+    for p, g in zip(ode_params, grads):
+        p.grad = g
+    h0.backward(a0)                      # through the stem
+    # every call of the ODE function is counted by the solvers
+    assert odefunc.nfe - calls0 == sf.nfe + sb.nfe
+    return loss, sf, sb, t_mid
+
+
 # --------------------------------------------------------------------------
 # Input
 # --------------------------------------------------------------------------
@@ -362,13 +401,12 @@ def time_evals(fn, reps=20, warm=2):
 
 def bench(args):
     torch.manual_seed(args.seed)
-    stem, head = make_stem(), make_head()
     if args.model == "odenet":
-        odefunc = ODEFunc()
+        stem, odefunc, head = make_odenet()
         body = odefunc
         n = nparams(stem, odefunc, head)
-        assert n == 208266, n
     else:
+        stem, head = make_stem(), make_head()
         body = nn.Sequential(*[ResBlock() for _ in range(6)])
         n = nparams(stem, body, head)
         assert n == 576778, n
@@ -390,22 +428,8 @@ def bench(args):
         ru0 = resource.getrusage(resource.RUSAGE_SELF)
         t_start = time.perf_counter()
         if args.model == "odenet":
-            calls0 = odefunc.nfe
-            h0 = stem(x)
-            with torch.no_grad():
-                hT, sf = dopri5(odefunc, 0.0, 1.0, h0.detach(), args.rtol, args.atol)
-            hT.requires_grad_(True)
-            loss = F.cross_entropy(head(hT), labels)
-            t_mid = time.perf_counter()
-            loss.backward()                      # head grads and a(T) = hT.grad
-            ode_params = list(odefunc.parameters())
-            a0, grads, sb = adjoint_backward(odefunc, ode_params, 0.0, 1.0, hT, hT.grad,
-                                             args.rtol, args.atol, args.norm)
-            for p, g in zip(ode_params, grads):
-                p.grad = g
-            h0.backward(a0)                      # through the stem
-            # every call of the ODE function is counted by the solvers
-            assert odefunc.nfe - calls0 == sf.nfe + sb.nfe
+            loss, sf, sb, t_mid = odenet_train_step(stem, odefunc, head, x, labels,
+                                                    args.rtol, args.atol, args.norm)
         else:
             loss = F.cross_entropy(head(body(stem(x))), labels)
             t_mid = time.perf_counter()
