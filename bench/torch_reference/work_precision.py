@@ -32,6 +32,7 @@ import time
 import torch
 import torch.nn.functional as F
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
+from torch.utils.checkpoint import checkpoint
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from odenet_step import make_odenet, odenet_train_step  # noqa: E402
@@ -94,6 +95,33 @@ class Model:
         return float(loss), g, sf, sb, t1 - t0, t_mid - t0
 
 
+def rk4_step(func, y, t, h):
+    """Classical RK4, as nde's ode/fixed_step.c: y + h/6 (k1 + 2 k2 + 2 k3 + k4)."""
+    k1 = func(t, y)
+    k2 = func(t + 0.5 * h, y + (0.5 * h) * k1)
+    k3 = func(t + 0.5 * h, y + (0.5 * h) * k2)
+    k4 = func(t + h, y + h * k3)
+    return y + (h / 6.0) * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+
+
+def rk4_direct_grad(model, x, labels, h):
+    """Loss and gradient of the discrete map: RK4 at the fixed step h on
+    [0, 1] (t_j = j h, as nde's fixed-step solver), differentiated exactly by
+    autograd (nde's NDE_ADJ_DIRECT). Each step is checkpointed: only the
+    step's input is kept and its stages are recomputed in backward."""
+    nsteps = max(1, int(-(-(1.0 - 1e-9) // h)))  # ceil(1/h - 1e-9), nde_fixed_leg_steps
+    hh = 1.0 / nsteps
+    for p in model.params:
+        p.grad = None
+    y = model.stem(x)
+    for j in range(nsteps):
+        y = checkpoint(rk4_step, model.odefunc, y, j * hh, hh)
+    loss = F.cross_entropy(model.head(y), labels)
+    loss.backward()
+    g = parameters_to_vector([p.grad for p in model.params]).detach().double()
+    return float(loss), g, nsteps
+
+
 def per_tensor_errors(model, g, ref):
     """(name, numel, rel L2) per parameter tensor, nde layout order."""
     out, o = [], 0
@@ -120,6 +148,10 @@ def main():
     ap.add_argument("--ref2-tol", type=float, default=1e-9)
     ap.add_argument("--ref-cache", help="torch.save file of the two float64 references: "
                     "read if it exists and matches (tolerances, weights, batch), else written")
+    ap.add_argument("--rk4-h", type=float, action="append", default=[],
+                    help="also the float64 gradient of direct backpropagation through RK4 at "
+                    "this fixed step (nde's direct adjoint; repeatable), against nde's reference "
+                    "gradient and the dopri5 references")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--steps", type=int, default=1,
                     help="timed steps per setting after the warm-up (the CSV gets the minimum)")
@@ -148,11 +180,37 @@ def main():
     x64 = read_f64(p_x)
     assert x64.numel() == batch * 784, (x64.numel(), batch)
     x64 = x64.view(batch, 1, 28, 28)
-    print("state: %s batch: %d params: %d threads: %d torch: %s"
-          % (name, batch, params.numel(), torch.get_num_threads(), torch.__version__))
+    print("state: %s batch: %d params: %d threads: %d torch: %s OMP_WAIT_POLICY: %s"
+          % (name, batch, params.numel(), torch.get_num_threads(), torch.__version__,
+             os.environ.get("OMP_WAIT_POLICY", "(unset)")))
 
-    # ---- float64 references (full norm) and the check against nde ----
+    # ---- the mapping: nde's reference loss and gradient ----
     m64 = Model(params, torch.float64)
+    nde_loss = read_ref_txt(p_reftxt)["loss"] if p_reftxt else None
+    g_nde = read_f64(p_gref) if p_gref else None
+    if g_nde is not None:
+        assert g_nde.numel() == params.numel()
+
+    def against_nde(what, loss, g):
+        if nde_loss is not None:
+            print("%s vs nde reference: loss %.12f vs %.12g, rel diff %.3e"
+                  % (what, loss, nde_loss, abs(loss - nde_loss) / abs(nde_loss)))
+        if g_nde is not None:
+            worst = sorted(per_tensor_errors(m64, g, g_nde), key=lambda e: -e[2])
+            print("%s vs nde reference: grad rel L2 %.3e; worst tensors %s"
+                  % (what, rel_l2(g, g_nde), ", ".join("%s[%d] %.2e" % e for e in worst[:4])))
+        sys.stdout.flush()
+
+    rk4 = []
+    for h in args.rk4_h:
+        t0 = time.perf_counter()
+        loss, g, nsteps = rk4_direct_grad(m64, x64, labels, h)
+        what = "direct RK4 float64 h 1/%d" % nsteps
+        print("%s: loss %.12f sec %.1f" % (what, loss, time.perf_counter() - t0))
+        against_nde(what, loss, g)
+        rk4.append((what, g))
+
+    # ---- the float64 dopri5 adjoint references (full norm) ----
     key = (args.ref_tol, args.ref2_tol, float(params.sum()), float(params.norm()),
            float(x64.sum()), labels.tolist())
     refs = None
@@ -179,25 +237,21 @@ def main():
     (t1, loss_ref, g_ref), (t2, loss_ref2, g_ref2) = refs
     print("reference convergence: grad rel L2 (tol %g vs %g) %.3e, loss diff %.3e"
           % (t1, t2, rel_l2(g_ref, g_ref2), abs(loss_ref - loss_ref2)))
-    if p_reftxt:
-        nde_loss = read_ref_txt(p_reftxt)["loss"]
-        for tol, loss, _ in refs:
-            print("vs nde reference loss %.12g: torch tol %g rel diff %.3e"
-                  % (nde_loss, tol, abs(loss - nde_loss) / abs(nde_loss)))
-    if p_gref:
-        g_nde = read_f64(p_gref)
-        assert g_nde.numel() == params.numel()
-        for tol, _, g in refs:
-            print("vs nde reference gradient: torch tol %g grad rel L2 %.3e"
-                  % (tol, rel_l2(g, g_nde)))
-        worst = sorted(per_tensor_errors(m64, g_ref2, g_nde), key=lambda e: -e[2])
-        print("worst tensors (torch tol %g vs nde): %s" % (t2, ", ".join(
-            "%s[%d] %.2e" % e for e in worst[:4])))
+    worst = sorted(per_tensor_errors(m64, g_ref, g_ref2), key=lambda e: -e[2])
+    print("worst tensors (tol %g vs %g): %s" % (t1, t2, ", ".join(
+        "%s[%d] %.2e" % e for e in worst[:4])))
+    for tol, loss, g in refs:
+        against_nde("dopri5 adjoint float64 tol %g" % tol, loss, g)
+    for what, g in rk4:
+        print("%s vs dopri5 tol %g: grad rel L2 %.3e, tol %g: %.3e"
+              % (what, t1, rel_l2(g, g_ref), t2, rel_l2(g, g_ref2)))
     sys.stdout.flush()
     if not args.sweep:
         return 0
 
-    # ---- float32 training gradients against the tol-1e-8 reference ----
+    # ---- float32 training gradients against the tighter reference (as nde's
+    # work_precision measures against its ref_tol / 10) ----
+    print("errors against: the float64 full-norm reference at tol %g" % t2)
     m32 = Model(params, torch.float32)
     x32 = x64.float()
     csv = open(args.csv, "w") if args.csv else None
@@ -208,22 +262,24 @@ def main():
         for tol in (float(t) for t in args.tols.split(",")):
             m32.step(x32, labels, tol, norm)       # warm-up
             la = os.getloadavg()[0]
-            times, cpus = [], []
+            times, cpus = [], []  # wall seconds, CPU seconds of this process
             for _ in range(args.steps):
                 ru0 = resource.getrusage(resource.RUSAGE_SELF)
                 loss, g, sf, sb, sec, secf = m32.step(x32, labels, tol, norm)
                 ru1 = resource.getrusage(resource.RUSAGE_SELF)
                 times.append(sec)
-                # process CPU seconds per wall second: ~threads when it had the cores
-                cpus.append((ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime) / sec)
+                cpus.append(ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime)
             sec = min(times)
-            err = rel_l2(g, g_ref)
-            lerr = abs(loss - loss_ref)
-            print("%s %-29s tol %-6g: nfe_f %4d nfe_b %4d sec %.3f (fwd %.3f; steps %s) "
-                  "grad_rel_err %.4f loss_err %.2e loadavg %.2f cpu %s"
+            err = rel_l2(g, g_ref2)
+            lerr = abs(loss - loss_ref2)
+            # CPU seconds per wall second is ~threads when the process had the cores;
+            # err_nde: the same gradient against nde's reference instead
+            print("%s %-29s tol %-6g: nfe_f %4d nfe_b %4d sec %.3f (fwd %.3f; steps %s; cpu s "
+                  "%s) grad_rel_err %.4f%s loss_err %.2e loadavg %.2f"
                   % (name, family, tol, sf.nfe, sb.nfe, sec, secf,
-                     "/".join("%.3f" % t for t in times), err, lerr, la,
-                     "/".join("%.2f" % c for c in cpus)))
+                     "/".join("%.3f" % t for t in times), "/".join("%.2f" % c for c in cpus),
+                     err, "" if g_nde is None else " (err_nde %.4f)" % rel_l2(g, g_nde),
+                     lerr, la))
             sys.stdout.flush()
             if csv:
                 print("torch,%s,%s,dopri5,backsolve,-,%s,%g,%g,0,%d,%d,%.4f,%.6g,%.3g"
