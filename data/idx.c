@@ -5,7 +5,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include "common/error_impl.h"
@@ -57,6 +59,27 @@ static void idx_close(idx_file *x) {
   x->f = NULL;
 }
 
+/* Deflate expands at most 1032:1, so a file of `size` bytes can hold at
+ * most that many payload bytes compressed, and exactly size - header bytes
+ * plain. A header announcing more is refused here, before the reader
+ * allocates what it announces (a 20-byte file once claimed 2.4 GB). */
+#define DEFLATE_MAX_RATIO 1032
+static int idx_check_file_size(const idx_file *x, size_t hlen) {
+  struct stat sb;
+  if (stat(x->path, &sb) != 0 || !S_ISREG(sb.st_mode)) return NDE_OK; /* a pipe: not knowable */
+  const size_t size = (size_t)sb.st_size;
+  const int plain = gzdirect(x->f);
+  const size_t most = plain ? (size > hlen ? size - hlen : 0)
+                            : (size > SIZE_MAX / DEFLATE_MAX_RATIO ? SIZE_MAX
+                                                                   : size * DEFLATE_MAX_RATIO);
+  if (x->total > most)
+    return nde_error(NDE_ERR_FORMAT,
+                     "'%s': the header announces %zu data bytes, more than a %s file of %zu bytes "
+                     "can hold (%zu)",
+                     x->path, x->total, plain ? "plain" : "gzip", size, most);
+  return NDE_OK;
+}
+
 /* Open path and check its header: magic of an unsigned-byte IDX file of
  * ndim dimensions, every size in range, the payload within
  * NDE_DATA_MAX_BYTES. */
@@ -102,7 +125,7 @@ static int idx_open(idx_file *x, const char *path, int ndim, const char *what) {
     total *= x->dims[d];
   }
   x->total = total;
-  return NDE_OK;
+  return idx_check_file_size(x, hlen);
 }
 
 /* The payload into dst (x->total bytes), then proof that nothing follows:

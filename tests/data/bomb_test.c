@@ -107,11 +107,39 @@ START_TEST(idx_gzip_bomb_refused_within_header_size) {
 }
 END_TEST
 
+/* A header announcing far more than the file holds is refused when the
+ * header is read, before the reader allocates what it announces (the
+ * fuzzer's 20-byte file claiming 2.4 GB made it malloc that much first). */
+START_TEST(idx_header_larger_than_file_refused_at_open) {
+  const char *dir = df_tmpdir();
+  char ip[4096], lp[4096];
+  snprintf(ip, sizeof ip, "%s/images-liar", dir);
+  snprintf(lp, sizeof lp, "%s/labels-ok", dir);
+  const unsigned char img[16] = {0, 0, 8, 3, 0, 0, 0xea, 0x60, 0, 0, 0, 28, 0, 0, 0, 28};
+  FILE *f = fopen(ip, "wb");
+  ck_assert_ptr_nonnull(f);
+  ck_assert_int_eq(fwrite(img, 1, sizeof img, f), sizeof img);
+  fclose(f);
+  unsigned char lab[8 + 60000] = {0, 0, 8, 1, 0, 0, 0xea, 0x60};
+  f = fopen(lp, "wb");
+  ck_assert_ptr_nonnull(f);
+  ck_assert_int_eq(fwrite(lab, 1, sizeof lab, f), sizeof lab);
+  fclose(f);
+  nde_dataset *ds = NULL;
+  ck_assert_int_eq(nde_data_load_idx(ip, lp, 10, &ds), NDE_ERR_FORMAT);
+  ck_assert_ptr_null(ds);
+  ck_assert_msg(strstr(nde_last_error(), "more than a plain file of 16 bytes can hold"),
+                "%s", nde_last_error());
+  df_cleanup(dir);
+}
+END_TEST
+
 Suite *data_bomb_suite(void) {
   Suite *s = suite_create("data_bomb");
   TCase *tc = tcase_create("bomb");
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, idx_gzip_bomb_refused_within_header_size);
+  tcase_add_test(tc, idx_header_larger_than_file_refused_at_open);
   suite_add_tcase(s, tc);
   return s;
 }
