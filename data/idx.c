@@ -74,7 +74,7 @@ static int idx_check_file_size(const idx_file *x, size_t hlen) {
                                                                    : size * DEFLATE_MAX_RATIO);
   if (x->total > most)
     return nde_error(NDE_ERR_FORMAT,
-                     "'%s': the header announces %zu data bytes, more than a %s file of %zu bytes "
+                     "'%s': truncated: the header announces %zu data bytes, more than a %s file of %zu bytes "
                      "can hold (%zu)",
                      x->path, x->total, plain ? "plain" : "gzip", size, most);
   return NDE_OK;
